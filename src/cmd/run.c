@@ -1,0 +1,2 @@
+/* being written */
+typedef int krunc_placeholder_run;
