@@ -40,7 +40,6 @@ int rootfs_prepare(const struct spec *spec, struct error **err)
 int rootfs_pivot(const struct spec *spec, bool no_pivot, struct error **err)
 {
     (void)no_pivot;
-    _cleanup_close_ int old = open("/", O_DIRECTORY | O_RDONLY | O_CLOEXEC);
     if (chdir(spec->root_path) < 0)
         return error_sys(err, errno, "chdir rootfs");
     if (syscall(SYS_pivot_root, ".", ".") < 0)
