@@ -31,13 +31,22 @@
 #define SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV (1UL << 5)
 #endif
 
+struct rule;
+
 struct seccomp_profile {
+    struct spec *spec;              /* whose arena holds all of this */
+    const char *path;               /* "linux.seccomp" */
     uint32_t default_action;
     unsigned long flags;            /* SECCOMP_FILTER_FLAG_* for seccomp(2), without NEW_LISTENER */
     bool uses_notify;
     const char *listener_path;
     const char *listener_metadata;
-    struct sock_filter *bpf;        /* the compiled program, in the spec's arena */
+    const char **arch_names;
+    uint32_t *arch_tokens;
+    size_t n_arch;
+    struct rule *rules;
+    size_t n_rules, n_syscalls;
+    struct sock_filter *bpf;        /* the compiled program (seccomp_profile_compile), in the arena */
     unsigned short bpf_len;
 };
 
@@ -230,8 +239,8 @@ fail:
     return error_sys(err, -rc, "%s: adding the rule for syscall \"%s\"", r->path, name);
 }
 
-/* Export the BPF program into the spec's arena. */
-static int export_bpf(struct spec *spec, scmp_filter_ctx ctx, struct seccomp_profile *p, struct error **err)
+/* Export the BPF program (malloc'd). */
+static int export_bpf(scmp_filter_ctx ctx, struct sock_filter **out, unsigned short *len, struct error **err)
 {
     _cleanup_close_ int fd = memfd_create("krunc-seccomp", MFD_CLOEXEC);
     if (fd < 0)
@@ -246,17 +255,20 @@ static int export_bpf(struct spec *spec, scmp_filter_ctx ctx, struct seccomp_pro
     if (n == 0 || n > BPF_MAXINSNS)
         return error_set(err, E2BIG, "linux.seccomp: the compiled filter has %zu instructions (the kernel takes 1..%d)", n,
                          BPF_MAXINSNS);
-    p->bpf = spec_alloc(spec, n * sizeof(struct sock_filter));
     size_t want = n * sizeof(struct sock_filter), got = 0;
+    _cleanup_free_ struct sock_filter *prog = malloc(want);
+    if (!prog)
+        return error_set(err, ENOMEM, "out of memory");
     while (got < want) {
-        ssize_t m = pread(fd, (char *)p->bpf + got, want - got, (off_t)got);
+        ssize_t m = pread(fd, (char *)prog + got, want - got, (off_t)got);
         if (m < 0 && errno == EINTR)
             continue;
         if (m <= 0)
             return error_sys(err, m < 0 ? errno : EIO, "reading back the BPF program");
         got += (size_t)m;
     }
-    p->bpf_len = (unsigned short)n;
+    *out = TAKE_PTR(prog);
+    *len = (unsigned short)n;
     return 0;
 }
 
@@ -343,23 +355,38 @@ int seccomp_profile_parse(struct spec *spec, json_t *seccomp, const char *path, 
         p->flags &= ~SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV;
     }
 
-    /* Compile now, in the runtime process, so that libseccomp's complaints come at create time. */
+    p->spec = spec;
+    p->path = path;
+    p->arch_names = arch_names;
+    p->arch_tokens = arch_tokens;
+    p->n_arch = n_arch;
+    p->rules = rules;
+    p->n_rules = n_rules;
+    p->n_syscalls = n_syscalls;
+    *out = p;
+    return 0;
+}
+
+/* libseccomp builds the program: rules, architectures, optimization. */
+static int compile(const struct seccomp_profile *p, struct sock_filter **bpf, unsigned short *len, struct error **err)
+{
+    const char *path = p->path;
     _cleanup_(ctx_releasep) scmp_filter_ctx ctx = seccomp_init(p->default_action);
     if (!ctx)
         return error_set(err, EINVAL, "%s: libseccomp refused default action 0x%x", path, p->default_action);
     int rc = seccomp_attr_set(ctx, SCMP_FLTATR_CTL_NNP, 0);     /* no_new_privs is process.noNewPrivileges' business */
     if (rc < 0)
         return error_sys(err, -rc, "%s: seccomp_attr_set(CTL_NNP)", path);
-    for (size_t i = 0; i < n_arch; i++) {
-        rc = seccomp_arch_add(ctx, arch_tokens[i]);
+    for (size_t i = 0; i < p->n_arch; i++) {
+        rc = seccomp_arch_add(ctx, p->arch_tokens[i]);
         if (rc < 0 && rc != -EEXIST)
-            return error_sys(err, -rc, "%s.architectures[%zu]: adding \"%s\"", path, i, arch_names[i]);
+            return error_sys(err, -rc, "%s.architectures[%zu]: adding \"%s\"", path, i, p->arch_names[i]);
     }
     /* the binary tree is worth it for long lists; libseccomp <= 2.5.4 misbehaves with it on empty ones */
-    if (n_syscalls > 32 && seccomp_attr_set(ctx, SCMP_FLTATR_CTL_OPTIMIZE, 2) < 0)
+    if (p->n_syscalls > 32 && seccomp_attr_set(ctx, SCMP_FLTATR_CTL_OPTIMIZE, 2) < 0)
         log_debug("%s: libseccomp binary tree optimization not available", path);
-    for (size_t i = 0; i < n_rules; i++) {
-        struct rule *r = &rules[i];
+    for (size_t i = 0; i < p->n_rules; i++) {
+        const struct rule *r = &p->rules[i];
         if (r->action == p->default_action) {
             log_debug("%s: same action as defaultAction; skipped", r->path);
             continue;
@@ -373,8 +400,19 @@ int seccomp_profile_parse(struct spec *spec, json_t *seccomp, const char *path, 
             TRY(add_rule(ctx, r, j, nr, err));
         }
     }
-    TRY(export_bpf(spec, ctx, p, err));
-    *out = p;
+    return export_bpf(ctx, bpf, len, err);
+}
+
+int seccomp_profile_compile(struct seccomp_profile *profile, struct error **err)
+{
+    if (!profile || profile->bpf)
+        return 0;
+    _cleanup_free_ struct sock_filter *bpf = NULL;
+    unsigned short len = 0;
+    TRY(compile(profile, &bpf, &len, err));
+    profile->bpf = spec_alloc(profile->spec, len * sizeof(*bpf));
+    memcpy(profile->bpf, bpf, len * sizeof(*bpf));
+    profile->bpf_len = len;
     return 0;
 }
 
@@ -447,7 +485,12 @@ int seccomp_profile_apply(const struct seccomp_profile *profile, int listener_fd
         if (flags & SECCOMP_FILTER_FLAG_TSYNC)
             flags |= SECCOMP_FILTER_FLAG_TSYNC_ESRCH;
     }
+    _cleanup_free_ struct sock_filter *own = NULL;
     struct sock_fprog prog = { .len = profile->bpf_len, .filter = profile->bpf };
+    if (!prog.filter) {
+        TRY(compile(profile, &own, &prog.len, err));
+        prog.filter = own;
+    }
     long r = syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, flags, &prog);
     if (r < 0) {
         int e = errno;

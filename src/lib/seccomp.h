@@ -7,12 +7,18 @@
 struct spec;
 struct seccomp_profile;
 
-/* Check the whole profile and compile it to BPF (in the runtime process, so
- * every error surfaces at create time). Unknown actions, operators, flags and
- * architectures are errors naming the JSON path; unknown syscall names are
- * skipped with a debug log, as runc does. */
+/* Check the whole profile. Unknown actions, operators, flags (and flags the
+ * kernel lacks) and architectures are errors naming the JSON path; unknown
+ * syscall names are skipped (debug log) when compiled, as runc does. */
 int seccomp_profile_parse(struct spec *spec, json_t *seccomp, const char *path,
                           struct seccomp_profile **out, struct error **err);
+/* Compile to BPF with libseccomp, kept in the spec's arena. Call it in the
+ * runtime process of create (and exec) before spawning, so that libseccomp's
+ * own complaints surface there and the init only loads the program. It costs
+ * 1-10 ms for a long multi-arch allow list, which is why spec_parse does not
+ * do it for start/delete. NULL profile: nothing. Apply compiles on the spot
+ * when this was not called. */
+int seccomp_profile_compile(struct seccomp_profile *profile, struct error **err);
 /* Before pivot_root, while host paths still resolve: connect to
  * listenerPath when the profile has SCMP_ACT_NOTIFY rules. *fd = -1 when
  * there is nothing to connect. */
