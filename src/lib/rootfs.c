@@ -68,6 +68,12 @@ static int prepare(const struct spec *spec, struct error **err)
     unsigned long prop = propagation_from_name(prop_name);
     if (!prop)
         return error_set(err, EINVAL, "linux.rootfsPropagation: unknown propagation \"%s\"", prop_name);
+    /* An unbindable "/" would refuse the rootfs bind below; that one is
+     * applied by rootfs_finalize only. */
+    if (prop & MS_UNBINDABLE) {
+        prop_name = "rslave";
+        prop = MS_SLAVE | MS_REC;
+    }
     if (mount(NULL, "/", NULL, prop, NULL) < 0)
         return error_sys(err, errno, "set propagation of \"/\" to \"%s\"", prop_name);
 
@@ -150,9 +156,17 @@ int rootfs_pivot(const struct spec *spec, bool no_pivot, struct error **err)
         if (chroot(".") < 0)
             return error_sys(err, errno, "chroot to the rootfs \"%s\"", root);
     } else {
-        /* The old root ends up stacked on "." and is detached from there. */
+        _cleanup_close_ int old_root = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
+        if (old_root < 0)
+            return error_sys(err, errno, "open the old root");
+        /* The old root ends up stacked on the new one. */
         if (syscall(SYS_pivot_root, ".", ".") < 0)
             return error_sys(err, errno, "pivot_root to \"%s\"", root);
+        /* From inside the old root, "." names the old root's mount itself (not
+         * the new root's, whose mounts keep their propagation); rslave first
+         * so detaching it cannot reach the host. */
+        if (fchdir(old_root) < 0)
+            return error_sys(err, errno, "chdir to the old root");
         if (mount(NULL, ".", NULL, MS_SLAVE | MS_REC, NULL) < 0)
             return error_sys(err, errno, "make the old root rslave");
         if (umount2(".", MNT_DETACH) < 0)
