@@ -18,6 +18,9 @@ struct executor {
     bool (*can_handle)(const struct spec *);
     /* Runtime process, after config.json is read, before any namespace. May change spec. */
     int (*pre_exec)(struct executor_ctx *, struct spec *, const char *bundle, struct error **);
+    /* Container init, after pivot_root, before telling the runtime it is
+     * ready: catch what would make exec fail (a missing binary). May be NULL. */
+    int (*check)(struct executor_ctx *, const struct spec *, struct error **);
     /* Container init, after pivot_root, in place of execve. No return on success. */
     int (*exec)(struct executor_ctx *, const struct spec *, struct error **);
     /* delete: remove what pre_exec left in the bundle. May be NULL. */
