@@ -1,9 +1,12 @@
-"""The rootfs module on its own, through build/tests/unit/rootfs-harness.
+"""The rootfs module, checked from inside real containers.
 
-The harness reads a bundle's config.json, makes the namespaces it lists and
+Every test that can runs twice: through build/tests/unit/rootfs-harness (the
+module alone: it reads a bundle's config.json, makes the namespaces it lists,
 runs rootfs_prepare -> rootfs_pivot -> rootfs_finalize as the container init
-does, then execs process.args. Everything is checked from inside the
-container (mountinfo, stat, writes) and from the host (nothing leaks).
+does and execs process.args) and through `krunc run`. Checks that need the
+harness's own switches (--no-openat2, --cgroup) run on the harness only.
+Everything is checked from inside the container (mountinfo, stat, writes) and
+from the host (nothing leaks).
 Run as root: /usr/bin/python3 -m pytest tests/integration/test_rootfs_module.py
 """
 import copy
@@ -18,8 +21,9 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[2]
-BUILD = Path(os.environ.get("KRUNC_BUILD_DIR", REPO / "build"))
+BUILD = Path(os.environ.get("KRUNC_BUILD", REPO / "build"))
 HARNESS = BUILD / "tests" / "unit" / "rootfs-harness"
+KRUNC = Path(os.environ.get("KRUNC", BUILD / "krunc"))
 BUSYBOX = shutil.which("busybox") or "/bin/busybox"
 SETUP_FAILED = 125
 
@@ -60,9 +64,11 @@ def make_rootfs(path: Path):
 
 
 class Bundle:
-    def __init__(self, path: Path):
+    def __init__(self, path: Path, runner: str):
         self.path = path
+        self.runner = runner
         self.rootfs = path / "rootfs"
+        self.state = path.parent / "state"
         make_rootfs(self.rootfs)
         self.config = {
             "ociVersion": "1.0.2",
@@ -90,12 +96,21 @@ class Bundle:
     def drop_mount(self, dest):
         self.config["mounts"] = [m for m in self.mounts if not m["destination"].startswith(dest)]
 
+    def command(self, flags):
+        if self.runner == "harness":
+            return [str(HARNESS), *flags, str(self.path)]
+        assert set(flags) <= {"--no-pivot"}, f"krunc has no {flags}"
+        cid = "rootfs-test-" + uuid.uuid4().hex[:8]
+        return [str(KRUNC), "--root", str(self.state), "run", *flags, "-b", str(self.path), cid]
+
     def run(self, script, flags=(), expect_ok=True):
         self.config["process"]["args"] = ["sh", "-c", script]
         (self.path / "config.json").write_text(json.dumps(self.config))
-        p = subprocess.run([str(HARNESS), *flags, str(self.path)], capture_output=True, text=True, timeout=60)
+        p = subprocess.run(self.command(flags), capture_output=True, text=True, timeout=60)
         if expect_ok:
             assert p.returncode == 0, f"rc={p.returncode}\nstdout:\n{p.stdout}\nstderr:\n{p.stderr}"
+        if self.runner == "krunc" and self.state.exists():
+            assert os.listdir(self.state) == [], "krunc run left a container behind"
         return p
 
     def mountinfo(self, flags=()):
@@ -111,7 +126,7 @@ def parse_mountinfo(text):
         fstype, source, superopts = right.split()[:3]
         unesc = lambda s: s.encode().decode("unicode_escape")
         out[unesc(f[4])] = {
-            "root": unesc(f[3]), "opts": set(f[5].split(",")), "optional": f[6:],
+            "dev": f[2], "root": unesc(f[3]), "opts": set(f[5].split(",")), "optional": f[6:],
             "fstype": fstype, "source": source, "superopts": set(superopts.split(",")),
         }
     return out
@@ -120,6 +135,11 @@ def parse_mountinfo(text):
 def host_mounts():
     with open("/proc/self/mountinfo") as f:
         return [line.split()[4].encode().decode("unicode_escape") for line in f]
+
+
+def host_mount_dev(mountpoint):
+    with open("/proc/self/mountinfo") as f:
+        return [line.split()[2] for line in f if line.split()[4] == mountpoint][-1]
 
 
 @pytest.fixture(autouse=True)
@@ -132,9 +152,17 @@ def no_leaked_mounts(tmp_path):
     assert not ours, f"mounts were left on the host: {ours}"
 
 
+@pytest.fixture(params=["harness", "krunc"])
+def bundle(request, tmp_path):
+    if request.param == "krunc" and not KRUNC.exists():
+        pytest.skip(f"{KRUNC} is not built")
+    return Bundle(tmp_path / "bundle", request.param)
+
+
 @pytest.fixture
-def bundle(tmp_path):
-    return Bundle(tmp_path / "bundle")
+def hbundle(tmp_path):
+    """The harness only: for its --no-openat2 and --cgroup switches."""
+    return Bundle(tmp_path / "bundle", "harness")
 
 
 def stat_line(b, paths, flags=()):
@@ -166,6 +194,7 @@ def test_default_mounts(bundle):
     assert mi["/dev/mqueue"]["fstype"] == "mqueue"
     sysfs = mi["/sys"]
     assert sysfs["fstype"] == "sysfs" and {"ro", "nosuid", "nodev", "noexec"} <= sysfs["opts"]
+    assert sysfs["dev"] != host_mount_dev("/sys"), "a new network namespace gets its own sysfs"
     assert {"ro", "nosuid", "nodev", "noexec"} <= mi["/sys/fs/cgroup"]["opts"]
     # Nothing of the host's tree is left (the old root was detached).
     allowed = ("/", "/proc", "/dev", "/sys")
@@ -389,7 +418,8 @@ def test_tmpcopyup_read_only(bundle):
 # ---------------------------------------------------------------- containment
 
 @pytest.mark.parametrize("flags", [(), ("--no-openat2",)], ids=["openat2", "userspace-walk"])
-def test_symlinks_cannot_lead_mounts_out_of_the_rootfs(bundle, tmp_path, flags):
+def test_symlinks_cannot_lead_mounts_out_of_the_rootfs(hbundle, tmp_path, flags):
+    bundle = hbundle
     hostdir = tmp_path / "hostdir"
     hostdir.mkdir()
     hostfile = tmp_path / "hostfile"
@@ -500,6 +530,7 @@ def test_userns_sysfs_without_netns_is_a_bind(bundle):
     mi = bundle.mountinfo()
     sysfs = mi["/sys"]
     assert sysfs["fstype"] == "sysfs" and "ro" in sysfs["opts"]
+    assert sysfs["dev"] == host_mount_dev("/sys"), "not the host's /sys bound"
     assert "/sys/fs/cgroup" in mi
 
 
@@ -548,7 +579,29 @@ def cgroup_name():
 
 
 @pytest.mark.skipif(CGROUP_V2_HOST, reason="the host is cgroup v2 only")
-def test_cgroup_v1_binds_own_cgroup(bundle, cgroup_name):
+def test_cgroup_v1_shows_the_containers_own_cgroup(bundle):
+    """Wherever the runtime put the container, each hierarchy shows that cgroup."""
+    out = bundle.run("cat /proc/self/cgroup; echo ---; cat /proc/self/mountinfo").stdout
+    cgroups, mountinfo = out.split("---\n")
+    mi = parse_mountinfo(mountinfo)
+    checked = 0
+    for line in cgroups.splitlines():
+        _, ctrls, path = line.split(":", 2)
+        for mp, m in mi.items():
+            if not mp.startswith("/sys/fs/cgroup/"):
+                continue
+            if (ctrls == "" and m["fstype"] == "cgroup2") or \
+               (ctrls and m["fstype"] == "cgroup" and set(ctrls.split(",")) <= m["superopts"]):
+                host_root = [l for l in open("/proc/self/mountinfo") if f" {mp} " in l][0].split()[3]
+                expect = path if host_root == "/" else path[len(host_root):] or "/"
+                assert m["root"] == expect, (mp, m["root"], expect)
+                checked += 1
+    assert checked >= 2
+
+
+@pytest.mark.skipif(CGROUP_V2_HOST, reason="the host is cgroup v2 only")
+def test_cgroup_v1_binds_own_cgroup(hbundle, cgroup_name):
+    bundle = hbundle
     mi = bundle.mountinfo(("--cgroup", cgroup_name))
     hierarchies = [h for h in os.listdir("/sys/fs/cgroup") if os.path.exists(f"/sys/fs/cgroup/{h}/{cgroup_name}")]
     assert hierarchies
@@ -562,7 +615,8 @@ def test_cgroup_v1_binds_own_cgroup(bundle, cgroup_name):
 
 
 @pytest.mark.skipif(CGROUP_V2_HOST, reason="the host is cgroup v2 only")
-def test_cgroup_v1_with_cgroupns_mounts_fresh(bundle, cgroup_name):
+def test_cgroup_v1_with_cgroupns_mounts_fresh(hbundle, cgroup_name):
+    bundle = hbundle
     bundle.add_namespace("cgroup")
     flags = ("--cgroup", cgroup_name)
     mi = bundle.mountinfo(flags)
@@ -575,7 +629,8 @@ def test_cgroup_v1_with_cgroupns_mounts_fresh(bundle, cgroup_name):
 
 
 @pytest.mark.skipif(not CGROUP_V2_HOST, reason="the host is not cgroup v2 only")
-def test_cgroup_v2(bundle, cgroup_name):
+def test_cgroup_v2(hbundle, cgroup_name):
+    bundle = hbundle
     bundle.add_namespace("cgroup")
     mi = bundle.mountinfo(("--cgroup", cgroup_name))
     assert mi["/sys/fs/cgroup"]["fstype"] == "cgroup2"
@@ -586,7 +641,7 @@ def test_cgroup_v2(bundle, cgroup_name):
 def error_of(bundle, *mounts, flags=()):
     bundle.mounts += list(mounts)
     p = bundle.run("true", flags, expect_ok=False)
-    assert p.returncode == SETUP_FAILED, p
+    assert p.returncode == (SETUP_FAILED if bundle.runner == "harness" else 1), p
     return p.stderr.strip()
 
 

@@ -12,15 +12,7 @@
 
 #include "cleanup.h"
 #include "mounts.h"
-
-static int failures;
-#define CHECK(cond)                                                              \
-    do {                                                                         \
-        if (!(cond)) {                                                           \
-            fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond); \
-            failures++;                                                          \
-        }                                                                        \
-    } while (0)
+#include "unit.h"
 
 static void test_clean(void)
 {
@@ -33,7 +25,7 @@ static void test_clean(void)
         _cleanup_free_ char *c = path_clean(cases[i][0]);
         if (!c || strcmp(c, cases[i][1]) != 0) {
             fprintf(stderr, "path_clean(\"%s\") = \"%s\", want \"%s\"\n", cases[i][0], c ? c : "(null)", cases[i][1]);
-            failures++;
+            unit_failed++;
         }
     }
     CHECK(path_is_under("/a/b", "/a"));
@@ -159,7 +151,7 @@ static void test_resolve(void)
             if (!w || strcmp(w, cases[i][1]) != 0) {
                 fprintf(stderr, "resolve(%s, openat2=%s) = %s (%d), want %s\n", cases[i][0], mode ? "no" : "yes",
                         w ? w : "(null)", e, cases[i][1]);
-                failures++;
+                unit_failed++;
             }
         }
         int e;
@@ -222,7 +214,5 @@ int main(void)
     test_clean();
     test_options();
     test_resolve();
-    if (failures)
-        fprintf(stderr, "%d failure(s)\n", failures);
-    return failures ? 1 : 0;
+    UNIT_DONE();
 }
