@@ -80,7 +80,9 @@ static int prepare(const struct spec *spec, struct error **err)
     _cleanup_free_ char *root = realpath(spec->root_path, NULL);
     if (!root)
         return error_sys(err, errno, "rootfs \"%s\"", spec->root_path);
-    int r = rootfs_parent_private(root, err);
+    /* After a recursive slave or private, no mount is shared: nothing to check. */
+    bool none_shared = (prop & MS_REC) && (prop & (MS_SLAVE | MS_PRIVATE));
+    int r = none_shared ? 0 : rootfs_parent_private(root, err);
     if (r < 0)
         return r;
     if (mount(root, root, NULL, MS_BIND | MS_REC, NULL) < 0)

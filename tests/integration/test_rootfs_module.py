@@ -387,6 +387,27 @@ def test_rootfs_propagation(bundle, prop, expect):
         assert any(o.startswith(expect) for o in optional), optional
 
 
+@pytest.mark.parametrize("prop", [None, "rshared", "shared", "rprivate"])
+@pytest.mark.parametrize("flags", [(), ("--no-pivot",)], ids=["pivot", "no-pivot"])
+def test_shared_host_root_is_left_alone(bundle, prop, flags):
+    """On a host whose mounts are shared (systemd does that), creating the
+    container must neither add nor remove a mount on the host side: the old
+    root's detach and the container's own mounts stay in the container.
+    The "host" is a throwaway mount namespace with everything rshared."""
+    if prop:
+        bundle.linux["rootfsPropagation"] = prop
+    bundle.mounts.append({"destination": "/extra", "type": "tmpfs", "source": "tmpfs", "options": ["shared"]})
+    bundle.config["process"]["args"] = ["sh", "-c", "test -d /extra && mount | grep -q ' /extra '"]
+    (bundle.path / "config.json").write_text(json.dumps(bundle.config))
+    cmd = " ".join(bundle.command(flags))
+    script = f"cat /proc/self/mountinfo; echo ===; {cmd} >&2; echo rc=$?; echo ===; cat /proc/self/mountinfo"
+    p = subprocess.run(["unshare", "-m", "--propagation", "shared", "sh", "-c", script],
+                       capture_output=True, text=True, timeout=60)
+    before, rc, after = p.stdout.split("===\n")
+    assert rc.strip() == "rc=0", p.stderr
+    assert sorted(before.splitlines()) == sorted(after.splitlines())
+
+
 def test_tmpcopyup(bundle):
     d = bundle.rootfs / "seed"
     (d / "sub").mkdir(parents=True)
