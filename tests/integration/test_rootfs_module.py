@@ -438,7 +438,8 @@ def test_tmpcopyup_read_only(bundle):
 
 # ---------------------------------------------------------------- containment
 
-@pytest.mark.parametrize("flags", [(), ("--no-openat2",)], ids=["openat2", "userspace-walk"])
+@pytest.mark.parametrize("flags", [(), ("--no-openat2",), ("--enosys", "openat2")],
+                         ids=["openat2", "userspace-walk", "openat2-ENOSYS"])
 def test_symlinks_cannot_lead_mounts_out_of_the_rootfs(hbundle, tmp_path, flags):
     bundle = hbundle
     hostdir = tmp_path / "hostdir"
@@ -688,6 +689,13 @@ def test_error_idmap_and_type(bundle):
     assert '"/z"' in msg and "idmap" in msg
     b2 = msg  # keep the first message for the report on failure
     assert b2
+
+
+def test_error_rro_without_mount_setattr(hbundle):
+    """On a kernel without mount_setattr (before 5.12) recursive options fail clearly."""
+    msg = error_of(hbundle, {"destination": "/v", "source": "/tmp", "options": ["rbind", "rro"]},
+                   flags=("--enosys", "mount_setattr"))
+    assert 'mount option "rro" on "/v"' in msg and "mount_setattr" in msg and "5.12" in msg
 
 
 def test_error_no_type(bundle):

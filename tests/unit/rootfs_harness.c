@@ -3,18 +3,25 @@
  * rootfs_pivot and rootfs_finalize as the container init does and execs
  * process.args. Used by tests/integration/test_rootfs_module.py.
  *
- * rootfs-harness [--no-pivot] [--no-openat2] [--cgroup NAME] BUNDLE
- *   --cgroup NAME  join NAME (relative to each hierarchy's root) first, as the
- *                  runtime moves the init into the container's cgroup
+ * rootfs-harness [--no-pivot] [--no-openat2] [--enosys SYSCALL]... [--cgroup NAME] BUNDLE
+ *   --no-openat2      use the userspace walk instead of openat2
+ *   --enosys SYSCALL  make SYSCALL fail with ENOSYS (seccomp), as on an older kernel
+ *   --cgroup NAME     join NAME (relative to each hierarchy's root) first, as the
+ *                     runtime moves the init into the container's cgroup
  * Exit status: the command's, or 125 when setting up failed (message on stderr). */
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
 #include <sched.h>
+#include <stddef.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -59,6 +66,31 @@ static void join_cgroup(const char *name)
             die(procs, NULL);
     }
     mountinfo_free(mi, n);
+}
+
+/* A one-rule seccomp filter: SYSCALL fails with ENOSYS, the rest is allowed. */
+static void deny_syscall(const char *name)
+{
+    static const struct { const char *name; long nr; } known[] = {
+        { "openat2", SYS_openat2 }, { "mount_setattr", SYS_mount_setattr }, { "open_tree", SYS_open_tree },
+    };
+    long nr = -1;
+    for (size_t i = 0; i < sizeof(known) / sizeof(known[0]); i++)
+        if (strcmp(known[i].name, name) == 0)
+            nr = known[i].nr;
+    if (nr < 0) {
+        fprintf(stderr, "rootfs-harness: --enosys knows openat2, mount_setattr, open_tree\n");
+        exit(2);
+    }
+    struct sock_filter code[] = {
+        BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
+        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, (unsigned)nr, 0, 1),
+        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | ENOSYS),
+        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+    };
+    struct sock_fprog prog = { .len = sizeof(code) / sizeof(code[0]), .filter = code };
+    if (prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog) < 0)
+        die("seccomp", NULL);
 }
 
 static void write_map(pid_t pid, const char *file, const struct spec_id_map *m, size_t n)
@@ -112,13 +144,15 @@ int main(int argc, char **argv)
             no_pivot = true;
         else if (strcmp(argv[i], "--no-openat2") == 0)
             inroot_no_openat2 = true;
+        else if (strcmp(argv[i], "--enosys") == 0 && i + 1 < argc)
+            deny_syscall(argv[++i]);
         else if (strcmp(argv[i], "--cgroup") == 0 && i + 1 < argc)
             cgroup = argv[++i];
         else
             break;
     }
     if (i != argc - 1) {
-        fprintf(stderr, "usage: rootfs-harness [--no-pivot] [--no-openat2] [--cgroup NAME] BUNDLE\n");
+        fprintf(stderr, "usage: rootfs-harness [--no-pivot] [--no-openat2] [--enosys SYSCALL]... [--cgroup NAME] BUNDLE\n");
         return 2;
     }
     struct error *e = NULL;
