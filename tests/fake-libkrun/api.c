@@ -5,7 +5,9 @@
  * that is not UTF-8 -> -EINVAL, and the per-function rules noted below. Where the real
  * library would dereference a NULL pointer and crash, the double aborts with a message
  * (fk_crash) so that a caller bug shows up as a crash in tests too. */
+#ifndef _GNU_SOURCE
 #define _GNU_SOURCE
+#endif
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/kvm.h>

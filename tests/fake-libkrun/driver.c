@@ -16,7 +16,9 @@
  * (krun_start_enter does not come back). Exit status: 0 after the last op, 98 usage,
  * 99 dlopen failure; a start_enter that runs a workload exits with its code instead.
  */
+#ifndef _GNU_SOURCE
 #define _GNU_SOURCE
+#endif
 #include <dlfcn.h>
 #include <errno.h>
 #include <inttypes.h>

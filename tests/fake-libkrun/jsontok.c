@@ -6,7 +6,9 @@
  *
  * Unlike non-strict jsmn, invalid JSON is always rejected (-EINVAL); krunc writes the
  * file with jansson, so only valid JSON matters here. */
+#ifndef _GNU_SOURCE
 #define _GNU_SOURCE
+#endif
 #include <errno.h>
 #include <string.h>
 

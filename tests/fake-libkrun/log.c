@@ -1,5 +1,7 @@
 /* Call log, knobs, the emulated Rust logger and small shared helpers. */
+#ifndef _GNU_SOURCE
 #define _GNU_SOURCE
+#endif
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>

@@ -12,7 +12,9 @@
  * 4. Fork, exec the workload in the child, wait, and exit() with its exit code, as the
  *    VMM does when the guest reports it. (Nitro: krun_start_enter returns that code.)
  */
+#ifndef _GNU_SOURCE
 #define _GNU_SOURCE
+#endif
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
