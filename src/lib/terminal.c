@@ -56,7 +56,7 @@ static int mount_console(const char *slave_path, struct error **err)
     return 0;
 }
 
-int terminal_setup_in_container(const struct spec *spec, int console_fd, struct error **err)
+static int setup_pty(const struct spec_process *proc, int console_fd, bool console, struct error **err)
 {
     if (console_fd < 0)
         return error_set(err, EBADF, "process.terminal: no console socket to send the pty master to");
@@ -73,9 +73,9 @@ int terminal_setup_in_container(const struct spec *spec, int console_fd, struct 
     _cleanup_free_ char *slave_path = NULL;
     if (asprintf(&slave_path, "/dev/pts/%u", ptn) < 0)
         return error_set(err, ENOMEM, "out of memory");
-    if (spec->process.has_console_size) {
-        struct winsize ws = { .ws_row = (unsigned short)spec->process.console_height,
-                              .ws_col = (unsigned short)spec->process.console_width };
+    if (proc->has_console_size) {
+        struct winsize ws = { .ws_row = (unsigned short)proc->console_height,
+                              .ws_col = (unsigned short)proc->console_width };
         if (ioctl(master, TIOCSWINSZ, &ws) < 0)
             return error_sys(err, errno, "process.consoleSize: TIOCSWINSZ");
     }
@@ -85,10 +85,9 @@ int terminal_setup_in_container(const struct spec *spec, int console_fd, struct 
         slave = open(slave_path, O_RDWR | O_NOCTTY | O_CLOEXEC);
     if (slave < 0)
         return error_sys(err, errno, "process.terminal: open %s", slave_path);
-    if (fchown(slave, spec->process.user.uid, (gid_t)-1) < 0)
-        return error_sys(err, errno, "process.terminal: chown %s to uid %u", slave_path, (unsigned)spec->process.user.uid);
-    r = mount_console(slave_path, err);
-    if (r < 0)
+    if (fchown(slave, proc->user.uid, (gid_t)-1) < 0)
+        return error_sys(err, errno, "process.terminal: chown %s to uid %u", slave_path, (unsigned)proc->user.uid);
+    if (console && (r = mount_console(slave_path, err)) < 0)
         return r;
 
     if (setsid() < 0 && !(errno == EPERM && getsid(0) == getpid()))
@@ -103,6 +102,16 @@ int terminal_setup_in_container(const struct spec *spec, int console_fd, struct 
     if (r < 0)
         return error_prefix(err, "process.terminal: sending the pty master to the console socket");
     return 0;
+}
+
+int terminal_setup_in_container(const struct spec *spec, int console_fd, struct error **err)
+{
+    return setup_pty(&spec->process, console_fd, true, err);
+}
+
+int terminal_setup_exec(const struct spec_process *proc, int console_fd, struct error **err)
+{
+    return setup_pty(proc, console_fd, false, err);
 }
 
 /* ---- runtime side ---- */

@@ -13,6 +13,10 @@ struct spec;
  * (payload "/dev/ptmx", as runc sends). console_fd stays the caller's to close;
  * the init keeps no copy of the master. */
 int terminal_setup_in_container(const struct spec *spec, int console_fd, struct error **err);
+/* The same for a process `exec` starts in a running container (already in its
+ * mount namespace): /dev/console is left as it is. */
+struct spec_process;
+int terminal_setup_exec(const struct spec_process *proc, int console_fd, struct error **err);
 
 /* ---- runtime side ---- */
 
