@@ -110,7 +110,7 @@ def test_exec_flags(rt):
         c["process"]["env"].append("KEEP=1")
     cid, _ = start_container(rt, change)
     try:
-        res = rt.run(["exec", "-u", "1000:1001", "--additional-gids", "7,8", "-g", "9", "-e", "FOO=bar",
+        res = rt.run(["exec", "-u", "1000:1001", "-g", "7", "-g", "8", "-g", "9", "-e", "FOO=bar",
                       "-e", "KEEP=2", "--cwd", "/tmp", "--cap", "CAP_NET_RAW", "--no-new-privs", cid,
                       "sh", "-c", "id -u; id -g; id -G; echo $FOO $KEEP; pwd; " + STATUS_SCRIPT])
         assert res.returncode == 0, describe(res)
@@ -153,18 +153,23 @@ def test_exec_preserve_fds(rt, tmp_path):
     try:
         data = tmp_path / "data"
         data.write_text("through fd 4\n")
-        with open(tmp_path / "other", "w") as f3, open(data) as f4:
-            os.dup2(f3.fileno(), 3) if f3.fileno() != 3 else None
-            os.dup2(f4.fileno(), 4) if f4.fileno() != 4 else None
-            try:
-                res = rt.run(["exec", "--preserve-fds", "2", cid, "sh", "-c", "cat <&4; ls /proc/self/fd"],
-                             pass_fds=(3, 4))
-            finally:
-                os.close(3)
-                os.close(4)
-        assert res.returncode == 0, describe(res)
-        assert "through fd 4" in res.stdout
-        fds = sorted(int(x) for x in res.stdout.split("\n", 1)[1].split())
+        f3 = os.open(tmp_path / "other", os.O_WRONLY | os.O_CREAT)
+        f4 = os.open(data, os.O_RDONLY)
+
+        def as_3_and_4():
+            # in the child only: the test process's own fds 3 and 4 are pytest's
+            os.dup2(f3, 3)
+            os.dup2(f4, 4)
+        try:
+            p = subprocess.run([KRUNC, "--root", str(rt.root), "exec", "--preserve-fds", "2", cid, "sh", "-c",
+                                "cat <&4; ls /proc/self/fd"], preexec_fn=as_3_and_4, close_fds=False,
+                               capture_output=True, text=True, timeout=TIMEOUT)
+        finally:
+            os.close(f3)
+            os.close(f4)
+        assert p.returncode == 0, p
+        assert "through fd 4" in p.stdout
+        fds = sorted(int(x) for x in p.stdout.split("\n", 1)[1].split())
         # 0-2, the two passed, and the one ls opened: nothing of krunc's
         assert fds[:5] == [0, 1, 2, 3, 4] and len(fds) <= 6, fds
     finally:
@@ -282,17 +287,12 @@ def test_exec_into_a_stopped_container(rt):
         stop(rt, cid)
 
 
-def cgroups_work(rt, cid):
-    res = rt.run(["ps", "--format", "json", cid])
-    return res.returncode == 0 or "not supported yet" not in res.stderr
-
-
 def test_ps(rt):
     cid, pid = start_container(rt, args=("sh", "-c", "sleep 1000 & sleep 1001"))
     try:
+        if IS_KRUNC and "cgroup" not in json.loads((rt.root / cid / "state.json").read_text()):
+            pytest.skip("this build's cgroups module records no cgroup for the container (a placeholder)")
         res = rt.run(["ps", "--format", "json", cid])
-        if IS_KRUNC and "not supported yet" in res.stderr:
-            pytest.skip("the cgroups module on this branch cannot list pids yet: " + res.stderr.strip())
         assert res.returncode == 0, describe(res)
         pids = json.loads(res.stdout)
         assert pid in pids and len(pids) == 2, pids
