@@ -306,3 +306,31 @@ def test_ps(rt):
         assert {int(ln.split()[0]) for ln in res.stdout.splitlines()[1:]} == set(pids), res.stdout
     finally:
         stop(rt, cid)
+
+
+@krunc_only     # runc 1.1 predates execCPUAffinity
+@pytest.mark.parametrize("affinity,want", [
+    ({"initial": "0", "final": "1"}, "1"),
+    ({"final": "0"}, "0"),
+    # initial only: after the cgroup join the process is back on every CPU its cgroup allows
+    ({"initial": "1"}, None),
+])
+def test_exec_cpu_affinity(rt, tmp_path, affinity, want):
+    if os.cpu_count() < 2:
+        pytest.skip("needs 2 CPUs")
+    cid, pid = start_container(rt)
+    try:
+        proc = {"args": ["grep", "Cpus_allowed_list", "/proc/self/status"], "cwd": "/", "env": ["PATH=/bin"],
+                "user": {"uid": 0, "gid": 0}, "execCPUAffinity": affinity}
+        (tmp_path / "p.json").write_text(json.dumps(proc))
+        res = rt.run(["exec", "-p", str(tmp_path / "p.json"), cid])
+        assert res.returncode == 0, describe(res)
+        got = res.stdout.split(":")[1].strip()
+        if want is None:
+            want = [ln for ln in Path("/proc/%d/status" % pid).read_text().splitlines()
+                    if ln.startswith("Cpus_allowed_list")][0].split(":")[1].strip()
+        assert got == want, res.stdout
+        # the init itself is not touched
+        assert "Cpus_allowed_list" in Path("/proc/%d/status" % pid).read_text()
+    finally:
+        stop(rt, cid)
