@@ -46,7 +46,8 @@ int cmd_getopt(const struct command *c, int argc, char **argv, const char *short
     static struct option merged[64];
     static char shorts[128];
     static const struct option *merged_from;
-    if (merged_from != longopts) {
+    static bool merged_done;
+    if (!merged_done || merged_from != longopts) {
         size_t n = 0;
         for (; longopts && longopts[n].name && n < 62; n++)
             merged[n] = longopts[n];
@@ -56,6 +57,7 @@ int cmd_getopt(const struct command *c, int argc, char **argv, const char *short
         bool stop = shortopts && shortopts[0] == '+';
         snprintf(shorts, sizeof(shorts), "%s:%sh", stop ? "+" : "", shortopts ? shortopts + stop : "");
         merged_from = longopts;
+        merged_done = true;
     }
     opterr = 0;
     int o = getopt_long(argc, argv, shorts, merged, NULL);

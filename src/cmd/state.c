@@ -1,5 +1,6 @@
 /* state and list */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -62,13 +63,34 @@ static int run_list(const struct runtime_opts *ro, int argc, char **argv)
         putchar('\n');
         return 0;
     }
-    printf("%-12s%-12s%-12s%-40s%-32s%s\n", "ID", "PID", "STATUS", "BUNDLE", "CREATED", "OWNER");
+    /* columns as wide as their widest cell, as runc's tabwriter does */
+    static const char *const heads[] = { "ID", "PID", "STATUS", "BUNDLE", "CREATED", "OWNER" };
+    static const char *const keys[] = { "id", "pid", "status", "bundle", "created", "owner" };
+    int width[6];
+    for (int k = 0; k < 6; k++)
+        width[k] = (int)strlen(heads[k]);
+    size_t n = json_array_size(all);
+    char *(*cells)[6] = calloc(n ? n : 1, sizeof(*cells));
     json_array_foreach(all, i, c) {
-        printf("%-12s%-12lld%-12s%-40s%-32s%s\n", json_string_value(json_object_get(c, "id")),
-               (long long)json_integer_value(json_object_get(c, "pid")),
-               json_string_value(json_object_get(c, "status")), json_string_value(json_object_get(c, "bundle")),
-               json_string_value(json_object_get(c, "created")), json_string_value(json_object_get(c, "owner")));
+        for (int k = 0; k < 6; k++) {
+            json_t *v = json_object_get(c, keys[k]);
+            if (json_is_integer(v))
+                asprintf(&cells[i][k], "%lld", (long long)json_integer_value(v));
+            else
+                cells[i][k] = strdup(json_string_value(v) ? json_string_value(v) : "");
+            if (cells[i][k] && (int)strlen(cells[i][k]) > width[k])
+                width[k] = (int)strlen(cells[i][k]);
+        }
     }
+    for (int k = 0; k < 6; k++)
+        printf(k < 5 ? "%-*s   " : "%-*s\n", k < 5 ? width[k] : 0, heads[k]);
+    for (size_t r = 0; r < n; r++) {
+        for (int k = 0; k < 6; k++) {
+            printf(k < 5 ? "%-*s   " : "%-*s\n", k < 5 ? width[k] : 0, cells[r][k] ? cells[r][k] : "");
+            free(cells[r][k]);
+        }
+    }
+    free(cells);
     return 0;
 }
 

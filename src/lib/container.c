@@ -147,7 +147,7 @@ static int create_container(const struct runtime_opts *ro, const struct create_o
 
     struct spawn_args sa = {
         .spec = spec, .executor = ex, .exec_ctx = &ectx, .state_dirfd = dirfd, .lockfd = lockfd,
-        .console_fd = console_fd, .no_pivot = co->no_pivot, .preserve_fds = co->preserve_fds,
+        .console_fd = console_fd, .no_pivot = co->no_pivot, .no_new_keyring = co->no_new_keyring, .preserve_fds = co->preserve_fds,
     };
     if ((r = spawn_init(&sa, &pid, &sync_fd, err)) < 0)
         goto fail;

@@ -116,6 +116,9 @@ static int init_setup(const struct spawn_args *a, int sync_fd, json_t *state, in
         if (setresuid(0, 0, 0) < 0 && errno != EINVAL)
             return error_sys(err, errno, "setresuid(0) in the user namespace");
     }
+    /* a session keyring of its own, so the container cannot see the host's keys */
+    if (!a->no_new_keyring && syscall(SYS_keyctl, 1 /* KEYCTL_JOIN_SESSION_KEYRING */, NULL) < 0 && errno != ENOSYS)
+        return error_sys(err, errno, "join a new session keyring");
     if (spec->linux.ns[NS_CGROUP].enabled && !spec->linux.ns[NS_CGROUP].path && unshare(CLONE_NEWCGROUP) < 0)
         return error_sys(err, errno, "linux.namespaces: new cgroup namespace");
     if ((r = seccomp_listener_connect(spec->linux.seccomp, listener_fd, err)) < 0)

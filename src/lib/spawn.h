@@ -25,6 +25,7 @@ struct spawn_args {
     int lockfd;         /* the runtime's lock: closed in the init at once */
     int console_fd;     /* --console-socket connection, or -1 */
     bool no_pivot;
+    bool no_new_keyring;
     int preserve_fds;
 };
 
