@@ -112,7 +112,8 @@ static void test_annotations(void)
     EXPECT_ERR("krun.port_map", "8080", "HOST_PORT:GUEST_PORT");
     EXPECT_ERR("krun.port_map", "8080:0", "from 1 to 65535");
     EXPECT_ERR("krun.port_map", "70000:80", "from 1 to 65535");
-    EXPECT_ERR("krun.port_map", "80:80,80:81", "twice");
+    EXPECT_ERR("krun.port_map", "80:80,80:81", "host port 80 twice");
+    EXPECT_ERR("krun.port_map", "80:80,81:80", "guest port 80 twice");
     EXPECT_ERR("krun.port_map", "80:80,", "ends with a comma");
 
     EXPECT_OK("krun.use_passt", "1");

@@ -29,6 +29,7 @@ struct krun_data {
     const char *library;
     struct krun_api api;
     int32_t ctx;
+    int32_t max_vcpus;          /* KVM's limit, asked on the host side; <= 0: unknown */
     struct krun_opts opts;
     struct krun_passt passt;
     bool debug;
@@ -105,12 +106,11 @@ static int check_features(struct krun_data *d, const struct spec *spec, struct e
         (r = need(d, a->set_rlimits, "process.rlimits (the guest does not read them from the config)",
                   "krun_set_rlimits", err)) < 0)
         return r;
-    if (o->cpus && a->get_max_vcpus) {
-        int32_t max = a->get_max_vcpus();
-        if (max > 0 && o->cpus > (unsigned)max)
-            return error_set(err, EINVAL, "annotations.\"%s\": %u vCPUs, but KVM allows at most %d on this host",
-                             KRUN_ANN_CPUS, o->cpus, (int)max);
-    }
+    /* here, where the host's KVM device is sure to be reachable */
+    d->max_vcpus = a->get_max_vcpus && o->variant != KRUN_VARIANT_NITRO ? a->get_max_vcpus() : 0;
+    if (o->cpus && d->max_vcpus > 0 && o->cpus > (unsigned)d->max_vcpus)
+        return error_set(err, EINVAL, "annotations.\"%s\": %u vCPUs, but KVM allows at most %d on this host",
+                         KRUN_ANN_CPUS, o->cpus, (int)d->max_vcpus);
     return 0;
 }
 
@@ -221,7 +221,7 @@ static int configure(struct krun_data *d, const struct spec *spec, struct error 
 
     unsigned cpus = o->cpus;
     if (!cpus)
-        cpus = o->variant == KRUN_VARIANT_TDX ? 1 : krun_default_vcpus(a->get_max_vcpus ? a->get_max_vcpus() : 0);
+        cpus = o->variant == KRUN_VARIANT_TDX ? 1 : krun_default_vcpus(d->max_vcpus);
     uint32_t ram = o->ram_mib ? o->ram_mib : krun_default_ram_mib(spec->linux.resources);
     if (o->variant == KRUN_VARIANT_TDX && ram > KRUN_TDX_MAX_RAM_MIB)
         ram = KRUN_TDX_MAX_RAM_MIB;

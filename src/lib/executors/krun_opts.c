@@ -114,9 +114,13 @@ static int parse_port_map(const char *v, char ***out, struct error **err)
         if (!parse_number(s, 10, 1, 65535, &host) || !parse_number(colon + 1, 10, 1, 65535, &guest))
             return ANN_ERR(err, KRUN_ANN_PORT_MAP, v, "has \"%s:%s\"; ports are numbers from 1 to 65535", s,
                            colon + 1);
-        for (size_t i = 0; i < n; i++)
+        for (size_t i = 0; i < n; i++) {
+            const char *c = strchr(map[i], ':');
             if (strtoull(map[i], NULL, 10) == host)
                 return ANN_ERR(err, KRUN_ANN_PORT_MAP, v, "maps host port %llu twice", host);
+            if (strtoull(c + 1, NULL, 10) == guest)
+                return ANN_ERR(err, KRUN_ANN_PORT_MAP, v, "maps guest port %llu twice", guest);
+        }
         char *entry;
         if (asprintf(&entry, "%llu:%llu", host, guest) < 0 || strv_push(&map, &n, entry) < 0)
             return error_set(err, ENOMEM, "out of memory");
