@@ -13,7 +13,8 @@ These tests run against krunc only (krun is krunc's executor; runc has none).
 import ctypes
 import json
 import os
-import shutil
+import select
+import socket
 import stat
 import subprocess
 import uuid
@@ -607,6 +608,42 @@ def test_run_detached(kx, kbundle, cid):
     kx.assert_nothing_left(cid, kbundle)
 
 
+def test_terminal_pty_is_the_vmm_stdio(kx, kbundle, cid, tmp_path):
+    sock_path = tmp_path / "console.sock"
+    srv = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    srv.bind(str(sock_path))
+    srv.listen(1)
+    srv.settimeout(30)
+    kbundle.process["terminal"] = True
+    kbundle.sh("test -t 0 && test -t 1 && echo tty-ok")
+    kx.create(cid, kbundle, "--console-socket", str(sock_path))
+    conn, _ = srv.accept()
+    _, fds, _, _ = socket.recv_fds(conn, 1024, 1)
+    conn.close()
+    srv.close()
+    assert len(fds) == 1
+    master = fds[0]
+    try:
+        kx.rt.start(cid)
+        out = b""
+        while b"tty-ok" not in out:
+            r, _, _ = select.select([master], [], [], 30)
+            assert r, "no output on the pty: %r" % out
+            try:
+                chunk = os.read(master, 4096)
+            except OSError:     # EIO: the last slave fd closed
+                break
+            if not chunk:
+                break
+            out += chunk
+        assert b"tty-ok" in out
+    finally:
+        os.close(master)
+    kx.rt.wait_stopped(cid)
+    kx.rt.delete(cid)
+    kx.assert_nothing_left(cid, kbundle)
+
+
 def test_argv0_krun_makes_every_container_a_vm(kx, bundle, cid):
     assert os.path.islink(KRUN_LINK) and os.readlink(KRUN_LINK) == "krunc"
     bundle.set_args("echo", "via krun")     # no handler annotation
@@ -830,6 +867,23 @@ def test_passt_runs_in_the_container_netns(kx, kbundle, cid, tmp_path):
     assert kx.vm()["nics"] == 1
     # passt goes when the VMM's end of its socket closes
     wait_for(lambda: kx.leftover_processes() == [], what="passt to exit")
+    kx.assert_nothing_left(cid, kbundle)
+
+
+def test_passt_helper_gone_when_create_fails(kx, kbundle, cid, tmp_path):
+    bindir = tmp_path / "passt-bin"
+    bindir.mkdir()
+    (bindir / "passt").write_text(FAKE_PASST)
+    os.chmod(bindir / "passt", 0o755)
+    out = tmp_path / "passt.out"
+    annotate(kbundle, use_passt="true").set_args("/no/such/binary")
+    kbundle.process["cwd"] = "/no/such/dir"
+    res = kx.run(cid, kbundle, env={"PATH": "%s:%s" % (bindir, os.environ["PATH"]), "FAKE_PASST_OUT": out})
+    assert res.returncode != 0
+    assert kx.calls("krun_create_ctx") and not kx.calls("krun_start_enter"), "create did not fail in the init"
+    # the helper waited for an init that never asked: it must exit, passt never ran
+    wait_for(lambda: kx.leftover_processes() == [], what="the passt helper to exit")
+    assert not out.exists()
     kx.assert_nothing_left(cid, kbundle)
 
 

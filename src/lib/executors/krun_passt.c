@@ -54,11 +54,21 @@ static void helper_fail(int ctl, const char *what, int e)
 static void __attribute__((noreturn)) helper_main(const char *passt, int net, int ctl)
 {
     setsid();
+    /* Keep nothing of the runtime's: a caller waiting for EOF on a pipe it
+     * gave krunc must not wait for this helper. passt gets its end of the
+     * socket as fd 3; the control socket is 4 and closes on exec. */
+    int hn = fcntl(net, F_DUPFD_CLOEXEC, 10), hc = fcntl(ctl, F_DUPFD_CLOEXEC, 10);
+    if (hn < 0 || hc < 0 || dup2(hn, 3) < 0 || dup3(hc, 4, O_CLOEXEC) < 0)
+        _exit(1);
+    syscall(SYS_close_range, 5, ~0U, 0);
+    ctl = 4;
     int null = open("/dev/null", O_RDWR | O_CLOEXEC);
     if (null >= 0) {
         dup2(null, 0);
         dup2(null, 1);
         dup2(null, 2);
+        if (null > 4)
+            close(null);
     }
     /* wait for the init to be in its namespaces, or for it to be gone */
     char byte;
@@ -75,6 +85,7 @@ static void __attribute__((noreturn)) helper_main(const char *passt, int net, in
     struct cmsghdr *cm = got == 1 ? CMSG_FIRSTHDR(&m) : NULL;
     if (!cm || cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_CREDENTIALS)
         _exit(0);
+    /* the kernel fills in the sender's real pid, as seen from here */
     struct ucred cred;
     memcpy(&cred, CMSG_DATA(cm), sizeof(cred));
     int pidfd = (int)syscall(SYS_pidfd_open, cred.pid, 0);
@@ -83,14 +94,9 @@ static void __attribute__((noreturn)) helper_main(const char *passt, int net, in
     if (setns(pidfd, CLONE_NEWNET) < 0)
         helper_fail(ctl, "join the container's network namespace", errno);
     close(pidfd);
-    /* passt gets its end as fd 3; the control socket closes on exec */
-    int hn = fcntl(net, F_DUPFD_CLOEXEC, 10), hc = fcntl(ctl, F_DUPFD_CLOEXEC, 10);
-    if (hn < 0 || hc < 0 || dup2(hn, 3) < 0 || dup3(hc, 4, O_CLOEXEC) < 0)
-        helper_fail(ctl, "set up its descriptors", errno);
-    syscall(SYS_close_range, 5, ~0U, 0);
     const char *argv[] = { "passt", "-t", "all", "-u", "all", "--no-dhcp-dns", "--no-map-gw", "--fd", "3", NULL };
     execv(passt, (char *const *)argv);
-    helper_fail(4, passt, errno);
+    helper_fail(ctl, passt, errno);
     _exit(1);
 }
 
