@@ -545,6 +545,7 @@ def test_too_many_args_refused(kx, kbundle, cid):
     res = kx.create(cid, kbundle, check=False)
     assert res.returncode != 0
     assert "process.args has 33 arguments" in res.stderr and "at most 32" in res.stderr, res.stderr
+    assert kx.calls() == []
     kx.assert_nothing_left(cid, kbundle)
 
 
@@ -561,6 +562,7 @@ def test_too_many_json_tokens_refused(kx, kbundle, cid):
     res = kx.create(cid, kbundle, check=False)
     assert res.returncode != 0
     assert "16384" in res.stderr and "JSON tokens" in res.stderr, res.stderr
+    assert kx.calls() == []
     kx.assert_nothing_left(cid, kbundle)
 
 

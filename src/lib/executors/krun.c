@@ -141,11 +141,14 @@ static int krun_pre_exec(struct executor_ctx *ctx, struct spec *spec, const char
     _cleanup_close_ int rootfd = -1;
     dev_t rdev = 0;
     int r;
-    /* everything that can be checked, before anything is created */
+    /* Everything that can be checked, before anything is created. The
+     * spec changes first: the guest config's limits count the device. */
     if ((r = krun_opts_parse(spec, &d->opts, err)) < 0)
         goto fail;
     const struct krun_variant_info *vi = krun_variant_info(d->opts.variant);
-    if ((r = check_device(vi, &rdev, err)) < 0)
+    if ((r = check_device(vi, &rdev, err)) < 0 ||
+        (r = krun_add_device(spec, vi->device, rdev, err)) < 0 ||
+        (r = krun_config_document(spec->json, &doc, err)) < 0)
         goto fail;
     rootfd = open(spec->root_path, O_PATH | O_DIRECTORY | O_CLOEXEC);
     if (rootfd < 0) {
@@ -159,15 +162,13 @@ static int krun_pre_exec(struct executor_ctx *ctx, struct spec *spec, const char
         (r = check_features(d, spec, err)) < 0)
         goto fail;
 
+    /* on the host: libkrun loads libkrunfw here */
     int32_t id = d->api.create_ctx();
     if (id < 0) {
         r = error_set(err, -id, "krun_create_ctx: %s", krun_strerror(id));
         goto fail;
     }
     d->ctx = id;
-    if ((r = krun_add_device(spec, vi->device, rdev, err)) < 0 ||
-        (r = krun_config_document(spec->json, &doc, err)) < 0)
-        goto fail;
     if (d->opts.use_passt && (r = krun_passt_prepare(&d->passt, err)) < 0)
         goto fail;
     if ((r = krun_config_write(rootfd, doc, err)) < 0)
