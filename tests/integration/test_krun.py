@@ -150,11 +150,6 @@ class Krun:
         env.update({
             "LD_LIBRARY_PATH": str(FAKE_DIR / variant) if variant else str(self.empty_lib_dir),
             "FAKE_KRUN_LOG": str(self.log),
-            # The device node inside the container comes from the rootfs module
-            # (linux.devices); test_vmm_can_open_kvm_in_container checks it with the
-            # double's device check on.  Elsewhere it is off, so each test checks
-            # one thing.
-            "FAKE_KRUN_DEVICE_CHECK": "0",
             "FAKE_KRUN_MAX_VCPUS": "64",
             # every process this test starts carries it: see leftover_processes()
             "KRUN_TEST_MARK": self.mark,
@@ -475,10 +470,10 @@ def test_device_not_added_twice_and_no_rule_without_a_list(kx, kbundle, cid):
 
 
 def test_vmm_can_open_kvm_in_container(kx, kbundle, cid):
-    """The double's device check on: the VMM opens /dev/kvm in the container,
-    which takes the node (linux.devices) and the device cgroup rule."""
+    """The VMM opens /dev/kvm in the container (the double does, as libkrun
+    would): that takes the node (linux.devices) and the device cgroup rule."""
     kbundle.set_args("true")
-    res = kx.run(cid, kbundle, env={"FAKE_KRUN_DEVICE_CHECK": None})
+    res = kx.run(cid, kbundle)
     assert res.returncode == 0, describe(res)
     assert "cannot open /dev/kvm" not in res.stderr
 
@@ -918,6 +913,7 @@ def tee_node():
 
 def test_sev_variant(kx, kbundle, cid, tee_node):
     annotate(kbundle, variant="sev")
+    kbundle.config["root"]["readonly"] = False      # libkrun opens the root disk read-write
     (kbundle.rootfs / "krun-sev.json").write_text('{"workload_id":"w","cpus":1,"ram_mib":512,"tee":"snp",'
                                                   '"tee_data":"{}","attestation_url":""}')
     (kbundle.rootfs / "disk.img").write_bytes(b"\0" * 4096)
@@ -953,8 +949,12 @@ def test_sev_device_added_to_spec(kx, kbundle, cid, tee_node):
     (kbundle.rootfs / "root.img").write_bytes(b"\0" * 512)
     kx.create(cid, kbundle, variant="sev")
     cfg = stored_config(kx.rt, cid)
-    assert {"path": "/dev/sev", "type": "c", "major": 10, "minor": 124, "fileMode": 0o666} in cfg["linux"]["devices"]
-    assert cfg["linux"]["resources"]["devices"][-1]["minor"] == 124
+    # an SEV VMM opens both the KVM and the SEV device
+    devs = [d for d in cfg["linux"]["devices"] if d["path"] in ("/dev/kvm", "/dev/sev")]
+    assert devs == [{"path": "/dev/kvm", "type": "c", "major": 10, "minor": 232, "fileMode": 0o666},
+                    {"path": "/dev/sev", "type": "c", "major": 10, "minor": 124, "fileMode": 0o666}]
+    assert [(r.get("major"), r.get("minor")) for r in cfg["linux"]["resources"]["devices"][-2:]] == \
+        [(10, 232), (10, 124)]
     assert kx.call("krun_set_tee_config_file")["args"]["filepath"] == "/tee.json"
     assert kx.call("krun_set_root_disk")["args"]["disk_path"] == "/root.img"
     kx.rt.delete(cid, force=True)
@@ -1004,6 +1004,6 @@ def test_aws_nitro_variant(kx, kbundle, cid, nitro_node):
     assert "in the enclave" in res.stdout
     ex = kx.call("krun_set_exec")["args"]
     assert ex["exec_path"] == "sh" and ex["argv"] == ["-c", "echo in the enclave; exit 3"]
-    assert kx.call("krun_set_console_output")["args"]["c_filepath"] == "/dev/stdout"
+    assert kx.call("krun_set_console_output")["args"]["filepath"] == "/dev/stdout"
     assert not kx.calls("krun_set_root")
     kx.assert_nothing_left(cid, kbundle)

@@ -42,21 +42,32 @@ static bool krun_can_handle(const struct spec *spec)
     return h && strcmp(h, "krun") == 0;
 }
 
-static int check_device(const struct krun_variant_info *vi, dev_t *rdev, struct error **err)
+static int check_device(const char *dev, const char *why, dev_t *rdev, struct error **err)
 {
     struct stat st;
-    if (stat(vi->device, &st) < 0) {
+    if (stat(dev, &st) < 0) {
         if (errno == ENOENT)
             return error_set(err, ENODEV, "%s does not exist: %s, and needs this device (is virtualization enabled "
-                             "and its kernel module loaded on this host?)", vi->device, vi->device_why);
-        return error_sys(err, errno, "%s (%s)", vi->device, vi->device_why);
+                             "and its kernel module loaded on this host?)", dev, why);
+        return error_sys(err, errno, "%s (%s)", dev, why);
     }
     if (!S_ISCHR(st.st_mode))
-        return error_set(err, ENODEV, "%s is not a character device: %s, and needs this device", vi->device,
-                         vi->device_why);
-    if (access(vi->device, R_OK | W_OK) < 0)
-        return error_sys(err, errno, "%s cannot be opened for reading and writing (%s)", vi->device, vi->device_why);
+        return error_set(err, ENODEV, "%s is not a character device: %s, and needs this device", dev, why);
+    if (access(dev, R_OK | W_OK) < 0)
+        return error_sys(err, errno, "%s cannot be opened for reading and writing (%s)", dev, why);
     *rdev = st.st_rdev;
+    return 0;
+}
+
+/* Each device node the variant's VMM opens: on the host, then in the spec. */
+static int add_devices(const struct krun_variant_info *vi, struct spec *spec, struct error **err)
+{
+    for (const char *const *dev = vi->devices; *dev; dev++) {
+        dev_t rdev = 0;
+        int r = check_device(*dev, vi->device_why, &rdev, err);
+        if (r < 0 || (r = krun_add_device(spec, *dev, rdev, err)) < 0)
+            return r;
+    }
     return 0;
 }
 
@@ -139,15 +150,13 @@ static int krun_pre_exec(struct executor_ctx *ctx, struct spec *spec, const char
     d->debug = ctx->debug;
     _cleanup_json_ json_t *doc = NULL;
     _cleanup_close_ int rootfd = -1;
-    dev_t rdev = 0;
     int r;
     /* Everything that can be checked, before anything is created. The
      * spec changes first: the guest config's limits count the device. */
     if ((r = krun_opts_parse(spec, &d->opts, err)) < 0)
         goto fail;
     const struct krun_variant_info *vi = krun_variant_info(d->opts.variant);
-    if ((r = check_device(vi, &rdev, err)) < 0 ||
-        (r = krun_add_device(spec, vi->device, rdev, err)) < 0 ||
+    if ((r = add_devices(vi, spec, err)) < 0 ||
         (r = krun_config_document(spec->json, &doc, err)) < 0)
         goto fail;
     rootfd = open(spec->root_path, O_PATH | O_DIRECTORY | O_CLOEXEC);
@@ -173,7 +182,7 @@ static int krun_pre_exec(struct executor_ctx *ctx, struct spec *spec, const char
         goto fail;
     if ((r = krun_config_write(rootfd, doc, err)) < 0)
         goto fail;
-    log_debug("krun: %s loaded, context %d, %s added", d->library, (int)id, vi->device);
+    log_debug("krun: %s loaded, context %d", d->library, (int)id);
     ctx->data = d;
     return 0;
 fail:

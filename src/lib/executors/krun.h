@@ -17,7 +17,7 @@ enum krun_variant { KRUN_VARIANT_DEFAULT, KRUN_VARIANT_SEV, KRUN_VARIANT_TDX, KR
 struct krun_variant_info {
     const char *name;       /* the krun.variant value; "" for the default */
     const char *soname;
-    const char *device;     /* the host device node the VMM opens */
+    const char *devices[3]; /* the host device nodes the VMM opens, NULL-terminated */
     const char *device_why;
 };
 const struct krun_variant_info *krun_variant_info(enum krun_variant v);

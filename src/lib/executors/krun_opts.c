@@ -13,13 +13,13 @@
 #include "krun.h"
 
 static const struct krun_variant_info variants[] = {
-    [KRUN_VARIANT_DEFAULT] = { "", "libkrun.so.1", "/dev/kvm",
+    [KRUN_VARIANT_DEFAULT] = { "", "libkrun.so.1", { "/dev/kvm" },
                                "the krun executor runs the container as a KVM microVM" },
-    [KRUN_VARIANT_SEV] = { "sev", "libkrun-sev.so.1", "/dev/sev",
-                           "krun.variant \"sev\" runs the container as an AMD SEV confidential VM" },
-    [KRUN_VARIANT_TDX] = { "tdx", "libkrun-tdx.so.1", "/dev/kvm",
+    [KRUN_VARIANT_SEV] = { "sev", "libkrun-sev.so.1", { "/dev/kvm", "/dev/sev" },
+                           "krun.variant \"sev\" runs the container as an AMD SEV confidential VM on KVM" },
+    [KRUN_VARIANT_TDX] = { "tdx", "libkrun-tdx.so.1", { "/dev/kvm" },
                            "krun.variant \"tdx\" runs the container as an Intel TDX confidential VM on KVM" },
-    [KRUN_VARIANT_NITRO] = { "aws-nitro", "libkrun-awsnitro.so.1", "/dev/nitro_enclaves",
+    [KRUN_VARIANT_NITRO] = { "aws-nitro", "libkrun-awsnitro.so.1", { "/dev/nitro_enclaves" },
                              "krun.variant \"aws-nitro\" runs the container in an AWS Nitro Enclave" },
 };
 
