@@ -313,6 +313,22 @@ static void test_write(void)
     json_decref(doc);
 }
 
+static void test_variants(void)
+{
+    const struct krun_variant_info *v = krun_variant_info(KRUN_VARIANT_DEFAULT);
+    CHECK(!strcmp(v->soname, "libkrun.so.1") && !strcmp(v->devices[0], "/dev/kvm") && !v->devices[1]);
+    v = krun_variant_info(KRUN_VARIANT_SEV);
+    CHECK(!strcmp(v->soname, "libkrun-sev.so.1") && !strcmp(v->devices[0], "/dev/kvm") &&
+          !strcmp(v->devices[1], "/dev/sev") && !v->devices[2]);
+    v = krun_variant_info(KRUN_VARIANT_TDX);
+    CHECK(!strcmp(v->soname, "libkrun-tdx.so.1") && !strcmp(v->devices[0], "/dev/kvm") && !v->devices[1]);
+    v = krun_variant_info(KRUN_VARIANT_NITRO);
+    CHECK(!strcmp(v->soname, "libkrun-awsnitro.so.1") && !strcmp(v->devices[0], "/dev/nitro_enclaves") &&
+          !v->devices[1]);
+    CHECK(strstr(krun_strerror(-ENOENT), "libkrunfw") != NULL);
+    CHECK(strstr(krun_strerror(-E2BIG), "long") != NULL);
+}
+
 static void test_registry(void)
 {
     CHECK(executor_allows_exec(NULL));
@@ -353,6 +369,7 @@ int main(void)
     test_tokens_and_document();
     test_device();
     test_write();
+    test_variants();
     test_registry();
     UNIT_DONE();
 }
