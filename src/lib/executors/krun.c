@@ -1,9 +1,9 @@
 /* The krun executor: the container's process runs in a KVM microVM made by
  * libkrun, whose VMM is the container's init.
  *
- * Runtime process (pre_exec): annotations checked, device node checked,
- * libkrun loaded, its context created (that loads libkrunfw, whose path
- * does not resolve after pivot_root), /dev/kvm added to the spec,
+ * Runtime process (pre_exec): annotations checked, the device nodes checked
+ * and added to the spec, libkrun loaded, its context created (that loads
+ * libkrunfw, whose path does not resolve after pivot_root),
  * rootfs/.krun_config.json written for the guest init. Container init,
  * after pivot_root: the VM configured (check, so a bad configuration fails
  * `create`), then krun_start_enter in place of execve (exec). The init is a
