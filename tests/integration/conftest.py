@@ -17,6 +17,7 @@ import os
 import shutil
 import signal
 import subprocess
+import tempfile
 import time
 import uuid
 from pathlib import Path
@@ -277,14 +278,39 @@ def busybox_copy(tmp_path_factory):
     return path
 
 
+def mounts_under(path):
+    """Mount points at or below ``path`` in the caller's mount namespace."""
+    path = str(path).rstrip("/")
+    with open("/proc/self/mountinfo") as f:
+        points = [l.split()[4] for l in f]
+    return [p for p in points if p == path or p.startswith(path + "/")]
+
+
 @pytest.fixture
-def make_bundle(tmp_path, busybox_copy):
-    """Factory: ``make_bundle()`` returns a fresh Bundle in the test's tmp dir."""
+def bundle_base():
+    """A per-test directory for bundles, traversable by any uid.
+
+    pytest's own tmp_path sits below a 0700 directory, which a container
+    root mapped to an unprivileged host uid (user namespaces) cannot reach.
+    """
+    base = Path(tempfile.mkdtemp(prefix="krunc-itest-"))
+    os.chmod(base, 0o711)
+    yield base
+    left = mounts_under(base)
+    if left:
+        # never rmtree across a mount: it could reach host data
+        pytest.fail("mounts left under %s: %r" % (base, left), pytrace=False)
+    shutil.rmtree(base, ignore_errors=True)
+
+
+@pytest.fixture
+def make_bundle(bundle_base, busybox_copy):
+    """Factory: ``make_bundle()`` returns a fresh Bundle for this test."""
     counter = [0]
 
     def factory(name=None):
         counter[0] += 1
-        b = Bundle(tmp_path / (name or "bundle%d" % counter[0]), busybox_copy)
+        b = Bundle(bundle_base / (name or "bundle%d" % counter[0]), busybox_copy)
         return b
 
     return factory
