@@ -353,7 +353,8 @@ class Runtime:
                 self.logdir / ("%03d.err" % self._n))
 
     def run(self, args, check=None, global_args=(), timeout=COMMAND_TIMEOUT,
-            stdin=subprocess.DEVNULL, env=None, pass_fds=(), cwd=None):
+            stdin=subprocess.DEVNULL, env=None, pass_fds=(), cwd=None,
+            prefix=()):
         """Run the runtime and wait for it; return a CompletedProcess.
 
         stdout/stderr go to files, never pipes: a detached container inherits
@@ -363,7 +364,8 @@ class Runtime:
         asserts a non-zero exit.
         """
         out_path, err_path = self._logfiles()
-        argv = self.argv(args, global_args)
+        # ``prefix`` wraps the command (e.g. a shell that opens extra fds)
+        argv = [*prefix, *self.argv(args, global_args)]
         with open(out_path, "wb") as out, open(err_path, "wb") as err:
             p = subprocess.run(argv, stdin=stdin, stdout=out, stderr=err,
                                timeout=timeout, env=env, pass_fds=pass_fds,
