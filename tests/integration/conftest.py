@@ -11,7 +11,6 @@ skipped when KRUNC is runc.  Tests for behaviour the issue requires but
 runc 1.1.5 lacks are skipped on runc through ``skip_on_runc(reason)``.
 """
 
-import copy
 import json
 import os
 import shutil

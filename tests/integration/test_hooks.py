@@ -293,7 +293,7 @@ def test_poststop_runs_on_delete_of_stopped_container(rt, bundle, hooks, cid):
 
 def test_hook_timeout(rt, bundle, hooks, cid):
     # would succeed if the runtime waited the 20 s out
-    hooks.hook("prestart", script="sleep 20", timeout=1)
+    hooks.hook("prestart", script="exec sleep 20", timeout=1)
     bundle.set_args("true")
     rt.create(cid, bundle, check=False)
     rt.assert_clean()
