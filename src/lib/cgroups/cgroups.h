@@ -1,0 +1,32 @@
+/* Cgroups on v1, v2 and hybrid hosts. What was created is described by a JSON
+ * object kept in state.json, so later commands act on the same cgroup. */
+#pragma once
+#include <jansson.h>
+#include <stdbool.h>
+#include <sys/types.h>
+#include "../error.h"
+
+struct spec;
+
+struct cgroup_opts {
+    const char *id;
+    bool systemd;       /* --systemd-cgroup */
+};
+
+/* Check linux.resources at spec load, before anything is created. */
+int cgroup_resources_check(json_t *resources, struct error **err);
+/* Create the container's cgroup, apply linux.resources, move pid into it.
+ * *state_out describes what was made (for cgroup_destroy and friends). */
+int cgroup_create(const struct spec *spec, const struct cgroup_opts *opts, pid_t pid,
+                  json_t **state_out, struct error **err);
+int cgroup_destroy(json_t *state, struct error **err);
+/* Move pid into every cgroup that `like` is in (exec joins the init's). */
+int cgroup_join_like(pid_t like, pid_t pid, struct error **err);
+/* Signal every process in the cgroup. */
+int cgroup_kill_all(json_t *state, int sig, struct error **err);
+int cgroup_pids(json_t *state, pid_t **pids, size_t *n, struct error **err);
+int cgroup_freeze(json_t *state, bool frozen, struct error **err);
+/* 1 when frozen, 0 when not, negative errno on error. */
+int cgroup_is_frozen(json_t *state);
+int cgroup_update(json_t *state, json_t *resources, struct error **err);
+int cgroup_stats(json_t *state, json_t **stats, struct error **err);
