@@ -157,6 +157,18 @@ def _procs_in_cgroup_of(pid):
     return found
 
 
+def _procs_in_mnt_ns(ns):
+    found = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                if os.readlink("/proc/%s/ns/mnt" % entry) == ns:
+                    found.append(int(entry))
+            except OSError:
+                pass
+    return found
+
+
 def test_kill_all(rt, bundle, cid):
     # without a pid namespace, killing init does not take the others along,
     # so only --all can reach the two background sleeps
@@ -164,18 +176,27 @@ def test_kill_all(rt, bundle, cid):
     shared = bundle.shared
     bundle.sh("sleep 1000 & sleep 1000 & echo ready > /shared/ready; wait")
     st = rt.start_detached(cid, bundle)
-    wait_file(shared / "ready")
-    with open("/proc/%d/cgroup" % st["pid"]) as f, open("/proc/self/cgroup") as g:
-        assert f.read() != g.read(), "the container shares our cgroup"
-    procs = wait_for(lambda: (lambda p: p if len(p) >= 3 else None)(
-        _procs_in_cgroup_of(st["pid"])), what="three container processes")
-    assert st["pid"] in procs
-    rt.kill(cid, "KILL", all_=True)
-    wait_for(lambda: not any(pid_alive(p) for p in procs),
-             what="every container process to die")
-    rt.wait_stopped(cid)
-    rt.delete(cid)
-    rt.assert_clean()
+    mnt_ns = os.readlink("/proc/%d/ns/mnt" % st["pid"])
+    try:
+        wait_file(shared / "ready")
+        with open("/proc/%d/cgroup" % st["pid"]) as f, open("/proc/self/cgroup") as g:
+            assert f.read() != g.read(), "the container shares our cgroup"
+        procs = wait_for(lambda: (lambda p: p if len(p) >= 3 else None)(
+            _procs_in_cgroup_of(st["pid"])), what="three container processes")
+        assert st["pid"] in procs
+        rt.kill(cid, "KILL", all_=True)
+        wait_for(lambda: not any(pid_alive(p) for p in procs),
+                 what="every container process to die")
+        rt.wait_stopped(cid)
+        rt.delete(cid)
+        rt.assert_clean()
+    finally:
+        # on failure, do not leave the orphaned sleeps on the host
+        for p in _procs_in_mnt_ns(mnt_ns):
+            try:
+                os.kill(p, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
 
 
 def test_stopped_and_delete(rt, bundle, cid):
