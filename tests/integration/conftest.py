@@ -11,12 +11,12 @@ skipped when KRUNC is runc.  Tests for behaviour the issue requires but
 runc 1.1.5 lacks are skipped on runc through ``skip_on_runc(reason)``.
 """
 
-import copy
 import json
 import os
 import shutil
 import signal
 import subprocess
+import tempfile
 import time
 import uuid
 from pathlib import Path
@@ -277,14 +277,39 @@ def busybox_copy(tmp_path_factory):
     return path
 
 
+def mounts_under(path):
+    """Mount points at or below ``path`` in the caller's mount namespace."""
+    path = str(path).rstrip("/")
+    with open("/proc/self/mountinfo") as f:
+        points = [l.split()[4] for l in f]
+    return [p for p in points if p == path or p.startswith(path + "/")]
+
+
 @pytest.fixture
-def make_bundle(tmp_path, busybox_copy):
-    """Factory: ``make_bundle()`` returns a fresh Bundle in the test's tmp dir."""
+def bundle_base():
+    """A per-test directory for bundles, traversable by any uid.
+
+    pytest's own tmp_path sits below a 0700 directory, which a container
+    root mapped to an unprivileged host uid (user namespaces) cannot reach.
+    """
+    base = Path(tempfile.mkdtemp(prefix="krunc-itest-"))
+    os.chmod(base, 0o711)
+    yield base
+    left = mounts_under(base)
+    if left:
+        # never rmtree across a mount: it could reach host data
+        pytest.fail("mounts left under %s: %r" % (base, left), pytrace=False)
+    shutil.rmtree(base, ignore_errors=True)
+
+
+@pytest.fixture
+def make_bundle(bundle_base, busybox_copy, runtime_ready):
+    """Factory: ``make_bundle()`` returns a fresh Bundle for this test."""
     counter = [0]
 
     def factory(name=None):
         counter[0] += 1
-        b = Bundle(tmp_path / (name or "bundle%d" % counter[0]), busybox_copy)
+        b = Bundle(bundle_base / (name or "bundle%d" % counter[0]), busybox_copy)
         return b
 
     return factory
@@ -327,7 +352,8 @@ class Runtime:
                 self.logdir / ("%03d.err" % self._n))
 
     def run(self, args, check=None, global_args=(), timeout=COMMAND_TIMEOUT,
-            stdin=subprocess.DEVNULL, env=None, pass_fds=(), cwd=None):
+            stdin=subprocess.DEVNULL, env=None, pass_fds=(), cwd=None,
+            prefix=()):
         """Run the runtime and wait for it; return a CompletedProcess.
 
         stdout/stderr go to files, never pipes: a detached container inherits
@@ -337,7 +363,8 @@ class Runtime:
         asserts a non-zero exit.
         """
         out_path, err_path = self._logfiles()
-        argv = self.argv(args, global_args)
+        # ``prefix`` wraps the command (e.g. a shell that opens extra fds)
+        argv = [*prefix, *self.argv(args, global_args)]
         with open(out_path, "wb") as out, open(err_path, "wb") as err:
             p = subprocess.run(argv, stdin=stdin, stdout=out, stderr=err,
                                timeout=timeout, env=env, pass_fds=pass_fds,
@@ -447,7 +474,7 @@ def _state_pid(root, cid):
 
 
 @pytest.fixture
-def rt(tmp_path, request):
+def rt(tmp_path, request, runtime_ready):
     """The runtime under test with a per-test --root.
 
     Teardown force-deletes whatever the test left behind.  If the test
@@ -489,14 +516,19 @@ def cid():
     return Runtime.new_id("t")
 
 
-@pytest.fixture(scope="session", autouse=True)
-def runtime_exists():
+@pytest.fixture(scope="session")
+def runtime_ready():
+    """Fail (not skip) every runtime test clearly when it cannot run at all.
+
+    Not autouse: other test files in this directory do not need the runtime.
+    """
     if not os.access(KRUNC, os.X_OK):
-        pytest.exit("runtime %s is not executable (build krunc or set KRUNC)" % KRUNC, 2)
+        pytest.fail("runtime %s is not executable (build krunc or set KRUNC)" % KRUNC,
+                    pytrace=False)
     if os.geteuid() != 0:
-        pytest.exit("the integration tests must run as root", 2)
+        pytest.fail("the runtime integration tests must run as root", pytrace=False)
     if not os.access(BUSYBOX, os.X_OK):
-        pytest.exit("%s missing: apt-get install busybox-static" % BUSYBOX, 2)
+        pytest.fail("%s missing: apt-get install busybox-static" % BUSYBOX, pytrace=False)
 
 
 # ---------------------------------------------------------------------------

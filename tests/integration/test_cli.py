@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from conftest import IS_KRUNC, describe
+from conftest import describe
 
 COMMANDS = ["create", "start", "run", "state", "kill", "delete", "list",
             "spec", "features"]

@@ -7,8 +7,8 @@ import subprocess
 
 import pytest
 
-from conftest import (COMMAND_TIMEOUT, describe, pid_alive, wait_file,
-                      wait_for)
+from conftest import (COMMAND_TIMEOUT, describe, pid_alive, skip_on_runc,
+                      wait_file, wait_for)
 
 # a container init that reports the signals it gets and exits on TERM
 TRAP_SCRIPT = (
@@ -157,6 +157,18 @@ def _procs_in_cgroup_of(pid):
     return found
 
 
+def _procs_in_mnt_ns(ns):
+    found = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                if os.readlink("/proc/%s/ns/mnt" % entry) == ns:
+                    found.append(int(entry))
+            except OSError:
+                pass
+    return found
+
+
 def test_kill_all(rt, bundle, cid):
     # without a pid namespace, killing init does not take the others along,
     # so only --all can reach the two background sleeps
@@ -164,16 +176,27 @@ def test_kill_all(rt, bundle, cid):
     shared = bundle.shared
     bundle.sh("sleep 1000 & sleep 1000 & echo ready > /shared/ready; wait")
     st = rt.start_detached(cid, bundle)
-    wait_file(shared / "ready")
-    procs = wait_for(lambda: (lambda p: p if len(p) >= 3 else None)(
-        _procs_in_cgroup_of(st["pid"])), what="three container processes")
-    assert st["pid"] in procs
-    rt.kill(cid, "KILL", all_=True)
-    wait_for(lambda: not any(pid_alive(p) for p in procs),
-             what="every container process to die")
-    rt.wait_stopped(cid)
-    rt.delete(cid)
-    rt.assert_clean()
+    mnt_ns = os.readlink("/proc/%d/ns/mnt" % st["pid"])
+    try:
+        wait_file(shared / "ready")
+        with open("/proc/%d/cgroup" % st["pid"]) as f, open("/proc/self/cgroup") as g:
+            assert f.read() != g.read(), "the container shares our cgroup"
+        procs = wait_for(lambda: (lambda p: p if len(p) >= 3 else None)(
+            _procs_in_cgroup_of(st["pid"])), what="three container processes")
+        assert st["pid"] in procs
+        rt.kill(cid, "KILL", all_=True)
+        wait_for(lambda: not any(pid_alive(p) for p in procs),
+                 what="every container process to die")
+        rt.wait_stopped(cid)
+        rt.delete(cid)
+        rt.assert_clean()
+    finally:
+        # on failure, do not leave the orphaned sleeps on the host
+        for p in _procs_in_mnt_ns(mnt_ns):
+            try:
+                os.kill(p, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
 
 
 def test_stopped_and_delete(rt, bundle, cid):
@@ -478,3 +501,73 @@ def test_failed_run_leaves_nothing(rt, bundle, cid):
     rt.assert_clean()
     rt.run_container(cid, bundle, "-d", check=False)
     rt.assert_clean()
+
+
+def test_container_killed_from_host_is_stopped(rt, bundle, cid):
+    bundle.set_args("sleep", "1000")
+    pid = rt.start_detached(cid, bundle)["pid"]
+    os.kill(pid, signal.SIGKILL)
+    rt.wait_stopped(cid)
+    rt.delete(cid)
+    rt.assert_clean()
+
+
+@skip_on_runc("runc 1.1.5 races here: sometimes every concurrent create of "
+              "one id fails and nothing is left")
+def test_concurrent_creates_of_one_id(rt, make_bundle, cid):
+    bundles = [make_bundle() for _ in range(4)]
+    procs = []
+    for b in bundles:
+        b.set_args("sleep", "1000")
+        b.write()
+        procs.append(rt.popen(["create", "--bundle", str(b.path), cid]))
+    codes = [p.wait(timeout=COMMAND_TIMEOUT) for p in procs]
+    assert codes.count(0) == 1, codes
+    assert rt.leftovers() == [cid]
+    st = rt.state(cid)
+    assert st["status"] == "created"
+    assert pid_alive(st["pid"])
+    winner = bundles[codes.index(0)]
+    assert os.path.realpath(st["bundle"]) == os.path.realpath(winner.path)
+    rt.delete(cid, force=True)
+    rt.assert_clean()
+
+
+def test_duplicate_create_message(rt, bundle, cid):
+    bundle.set_args("sleep", "1000")
+    rt.create(cid, bundle)
+    res = rt.create(cid, bundle, check=False)
+    assert "already exists" in res.stderr, res.stderr
+    rt.delete(cid, force=True)
+
+
+def test_unknown_id_message(rt):
+    res = rt.run(["state", "no-such-ctr"], check=False)
+    assert "does not exist" in res.stderr, res.stderr
+
+
+@pytest.mark.krunc_only
+def test_delete_running_message(rt, bundle, cid):
+    bundle.set_args("sleep", "1000")
+    rt.start_detached(cid, bundle)
+    res = rt.delete(cid, check=False)
+    assert cid in res.stderr and "running" in res.stderr, res.stderr
+    rt.delete(cid, force=True)
+
+
+@pytest.mark.krunc_only
+@pytest.mark.parametrize("sig", ["FOO", "SIGFOO", "9x"])
+def test_bad_signal_message(rt, bundle, cid, sig):
+    bundle.set_args("sleep", "1000")
+    rt.start_detached(cid, bundle)
+    res = rt.kill(cid, sig, check=False)
+    assert sig in res.stderr and "signal" in res.stderr.lower(), res.stderr
+    rt.delete(cid, force=True)
+
+
+@pytest.mark.krunc_only
+@pytest.mark.parametrize("bad", ["a/b", ".."])
+def test_bad_id_message(rt, bundle, bad):
+    bundle.set_args("true")
+    res = rt.create(bad, bundle, check=False)
+    assert "id" in res.stderr.lower(), res.stderr
