@@ -248,22 +248,37 @@ int container_start(const struct runtime_opts *ro, const char *id, struct error 
     _cleanup_close_ int fifo = openat(st->dirfd, EXEC_FIFO, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
     if (fifo < 0)
         return error_sys(err, errno, "open the exec fifo of %s", id);
-    /* the init is blocked opening the other end; it writes one byte once it has */
+    /* The init is blocked opening the other end. Once it has, it runs the
+     * startContainer hooks and writes '0' (then the fifo closes when its
+     * exec succeeds) or '1' and what failed. */
+    char buf[4096];
+    size_t got = 0;
     for (;;) {
         struct pollfd p = { .fd = fifo, .events = POLLIN };
         int n = poll(&p, 1, 100);
-        if (n > 0) {
-            char c;
-            ssize_t got = read(fifo, &c, 1);
-            if (got == 1)
-                break;
-            if (got < 0 && errno == EAGAIN)
-                continue;
-        }
         if (n < 0 && errno != EINTR)
             return error_sys(err, errno, "wait for the init of %s", id);
-        if (!pid_alive(st))
+        if (n > 0) {
+            ssize_t k = read(fifo, buf + got, sizeof(buf) - 1 - got);
+            if (k > 0) {
+                got += (size_t)k;
+                if (got < sizeof(buf) - 1)
+                    continue;
+            }
+            if (k < 0 && errno == EAGAIN)
+                continue;
+            if (k == 0 || got == sizeof(buf) - 1)
+                break;      /* the writer is gone: exec'd, or exited */
+        }
+        if (!got && !pid_alive(st))
             return error_set(err, ESRCH, "the init of container %s has exited", id);
+    }
+    buf[got] = '\0';
+    if (got == 0)
+        return error_set(err, ESRCH, "the init of container %s has exited", id);
+    if (buf[0] != '0') {
+        unlinkat(st->dirfd, EXEC_FIFO, 0);
+        return error_set(err, EIO, "start %s: %s", id, got > 1 ? buf + 1 : "the container init failed");
     }
     unlinkat(st->dirfd, EXEC_FIFO, 0);
 
