@@ -405,54 +405,11 @@ int container_list(const struct runtime_opts *ro, json_t **out, struct error **e
 
 /* ---- run ---- */
 
-static int exit_code_of(int status)
-{
-    if (WIFEXITED(status))
-        return WEXITSTATUS(status);
-    if (WIFSIGNALED(status))
-        return 128 + WTERMSIG(status);
-    return 255;
-}
-
-/* Forward signals to the init until it exits; reap whatever else we inherit. */
-static int forward_until_exit(pid_t init, const sigset_t *mask, int *exit_status, struct error **err)
-{
-    _cleanup_close_ int sfd = signalfd(-1, mask, SFD_CLOEXEC);
-    if (sfd < 0)
-        return error_sys(err, errno, "signalfd");
-    for (;;) {
-        int status;
-        pid_t p;
-        while ((p = waitpid(-1, &status, WNOHANG)) > 0) {
-            if (p == init) {
-                *exit_status = exit_code_of(status);
-                return 0;
-            }
-        }
-        if (p < 0 && errno == ECHILD)
-            return error_set(err, ECHILD, "lost track of the container init %d", (int)init);
-        struct signalfd_siginfo si;
-        ssize_t n = read(sfd, &si, sizeof(si));
-        if (n != sizeof(si))
-            continue;
-        if (si.ssi_signo != SIGCHLD)
-            kill(init, (int)si.ssi_signo);
-    }
-}
-
 int container_run(const struct runtime_opts *ro, const struct create_opts *co, int *exit_status, struct error **err)
 {
     sigset_t mask, old;
-    sigfillset(&mask);
-    sigdelset(&mask, SIGSEGV);
-    sigdelset(&mask, SIGBUS);
-    sigdelset(&mask, SIGILL);
-    sigdelset(&mask, SIGFPE);
-    if (!co->detach) {
-        /* inherit the init if an intermediate process started it */
-        prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
-        sigprocmask(SIG_BLOCK, &mask, &old);
-    }
+    if (!co->detach)
+        foreground_begin(&mask, &old);   /* the init may come from an intermediate process */
     pid_t pid;
     _cleanup_close_ int console = -1, master = -1;
     int r = create_container(ro, co, &pid, co->detach ? NULL : &console, err);
@@ -471,12 +428,12 @@ int container_run(const struct runtime_opts *ro, const struct create_opts *co, i
                          (r = terminal_proxy(master, pid, err)) < 0)) {
         kill(pid, SIGKILL);
         int ignored;
-        forward_until_exit(pid, &mask, &ignored, NULL);
+        foreground_wait(pid, &mask, &ignored, NULL);
         sigprocmask(SIG_SETMASK, &old, NULL);
         container_delete(ro, co->id, true, NULL);
         return r;
     }
-    r = forward_until_exit(pid, &mask, exit_status, err);
+    r = foreground_wait(pid, &mask, exit_status, err);
     sigprocmask(SIG_SETMASK, &old, NULL);
     _cleanup_error_ struct error *derr = NULL;
     if (container_delete(ro, co->id, true, &derr) < 0)

@@ -9,6 +9,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
+#include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -306,4 +308,51 @@ int spawn_init(const struct spawn_args *a, pid_t *pid_out, int *sync_fd, struct 
     *pid_out = pid;
     *sync_fd = sv[0];
     return 0;
+}
+
+/* ---- waiting in the foreground ---- */
+
+void foreground_begin(sigset_t *mask, sigset_t *old)
+{
+    prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
+    sigfillset(mask);
+    /* faults stay ours */
+    sigdelset(mask, SIGSEGV);
+    sigdelset(mask, SIGBUS);
+    sigdelset(mask, SIGILL);
+    sigdelset(mask, SIGFPE);
+    sigprocmask(SIG_BLOCK, mask, old);
+}
+
+static int exit_code_of(int status)
+{
+    if (WIFEXITED(status))
+        return WEXITSTATUS(status);
+    if (WIFSIGNALED(status))
+        return 128 + WTERMSIG(status);
+    return 255;
+}
+
+int foreground_wait(pid_t pid, const sigset_t *mask, int *exit_status, struct error **err)
+{
+    _cleanup_close_ int sfd = signalfd(-1, mask, SFD_CLOEXEC);
+    if (sfd < 0)
+        return error_sys(err, errno, "signalfd");
+    for (;;) {
+        int status;
+        pid_t p;
+        while ((p = waitpid(-1, &status, WNOHANG)) > 0) {
+            if (p == pid) {
+                *exit_status = exit_code_of(status);
+                return 0;
+            }
+        }
+        if (p < 0 && errno == ECHILD)
+            return error_set(err, ECHILD, "lost track of process %d", (int)pid);
+        struct signalfd_siginfo si;
+        if (read(sfd, &si, sizeof(si)) != sizeof(si))
+            continue;
+        if (si.ssi_signo != SIGCHLD)
+            kill(pid, (int)si.ssi_signo);
+    }
 }
