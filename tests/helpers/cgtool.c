@@ -6,6 +6,9 @@
  *   cgtool destroy|pids|frozen|stats STATE
  *   cgtool kill STATE SIGNAL         cgtool freeze STATE 0|1       cgtool update STATE RESOURCES.json
  *   cgtool check RESOURCES.json      cgtool oom STATE (prints a line per OOM kill until the cgroup is gone)
+ *   cgtool bpf-run RESOURCES.json -- CMD ARGS...
+ *       runs CMD in a fresh cgroup of the v2 hierarchy only, with the eBPF device program made from
+ *       RESOURCES' devices rules attached: on a hybrid host this tests the v2 program alone
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -15,11 +18,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "cgroups/cgroups.h"
+#include "cgroups/internal.h"
 #include "cleanup.h"
 #include "util.h"
 
@@ -120,6 +125,59 @@ static int cmd_run(int argc, char **argv)
     return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 }
 
+static int cmd_bpf_run(int argc, char **argv)
+{
+    if (argc < 4 || strcmp(argv[2], "--"))
+        return 2;
+    _cleanup_json_ json_t *res = load_json(argv[1]);
+    struct error *e = NULL;
+    struct cg_resources r;
+    if (cg_resources_parse(res, "linux.resources", &r, &e) < 0)
+        return fail(e);
+    struct cg_hosts hosts;
+    if (cg_detect(&hosts, &e) < 0)
+        return fail(e);
+    struct cg_hier *v2 = cg_hosts_v2(&hosts);
+    if (!v2) {
+        fprintf(stderr, "cgtool: no cgroup v2 hierarchy on this host\n");
+        return 77;
+    }
+    _cleanup_free_ char *dir = NULL;
+    if (asprintf(&dir, "%s/krunc-bpftest.%d", v2->mount, (int)getpid()) < 0 || mkdir(dir, 0755) < 0) {
+        perror("cgtool: mkdir");
+        return 1;
+    }
+    cg_hosts_free(&hosts);
+    int ret = 1;
+    _cleanup_free_ struct cg_device_rule *rules = NULL;
+    size_t n = 0;
+    _cleanup_close_ int prog = -1, dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (cg_device_rules_effective(&r, &rules, &n) < 0 || dfd < 0 || cg_bpf_devices_load(rules, n, &prog, &e) < 0 ||
+        cg_bpf_devices_attach(dfd, prog, dir, &e) < 0) {
+        fail(e);
+        rmdir(dir);
+        cg_resources_free(&r);
+        return 1;
+    }
+    cg_resources_free(&r);
+    pid_t pid = fork();
+    if (pid == 0) {
+        char pidstr[16];
+        int len = snprintf(pidstr, sizeof(pidstr), "%d", (int)getpid());
+        if (write_file_at(dfd, "cgroup.procs", pidstr, (size_t)len, 0, 0) < 0)
+            _exit(126);
+        execvp(argv[3], argv + 3);
+        _exit(127);
+    }
+    int status = 0;
+    while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+        ;
+    ret = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+    for (int i = 0; i < 100 && rmdir(dir) < 0 && errno == EBUSY; i++)
+        usleep(1000);
+    return ret;
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 2) {
@@ -129,6 +187,8 @@ int main(int argc, char **argv)
     const char *cmd = argv[1];
     if (!strcmp(cmd, "run"))
         return cmd_run(argc - 1, argv + 1);
+    if (!strcmp(cmd, "bpf-run"))
+        return cmd_bpf_run(argc - 1, argv + 1);
     if (argc < 3)
         return 2;
     struct error *e = NULL;

@@ -523,6 +523,33 @@ int cg_read_keyed(struct cg_dir *d, const char *file, const char *key, uint64_t 
     return cg_parse_keyed(text, key, out);
 }
 
+/* A write that names the resource it applies; a missing file says what the host lacks. */
+int cg_put(struct cg_dir *d, const char *file, const char *value, const char *what, struct error **err)
+{
+    struct error *e = NULL;
+    int r = cg_write(d, file, value, &e);
+    if (r == 0)
+        return 0;
+    if (r == -ENOENT)
+        r = error_set(err, ENOTSUP, "%s: not supported by this host (%s/%s does not exist)", what, d->path, file);
+    else
+        r = error_set(err, e->code, "%s: %s", what, e->msg);
+    error_free(e);
+    return r;
+}
+
+int cg_putf(struct cg_dir *d, const char *file, const char *what, struct error **err, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    _cleanup_free_ char *v = NULL;
+    int n = vasprintf(&v, fmt, ap);
+    va_end(ap);
+    if (n < 0)
+        return error_set(err, ENOMEM, "out of memory");
+    return cg_put(d, file, v, what, err);
+}
+
 /* ---- paths ---- */
 
 /* "/a//b/" -> "/a/b"; refuses ".." so a path cannot climb out of the hierarchy. */
@@ -920,18 +947,20 @@ static int check_routes(struct cg_hosts *hosts, const struct cg_resources *r, st
     if (r->n_unified && !v2)
         return error_set(err, ENOTSUP, "linux.resources.unified.%s: needs cgroup v2, and this host has cgroup v1 only",
                          r->unified[0].key);
+    /* a unified key needs its controller on v2, whatever v1 has */
+    for (size_t i = 0; i < r->n_unified; i++) {
+        const char *k = r->unified[i].key;
+        int c = cg_controller_from_name(k, strcspn(k, "."));
+        if (c >= 0 && !(cg_hier_v2_controllers(v2) & CG_BIT(c)))
+            return error_set(err, ENOTSUP, "linux.resources.unified.%s: the %s controller is not on cgroup v2 on this host (layout %s%s)",
+                             k, cg_controller_name(c, true), cg_layout_name(hosts->layout),
+                             (v1_all & CG_BIT(c)) ? "; it is on v1" : "");
+    }
     for (int c = 0; c < CG__MAX; c++) {
         if (!(need & CG_BIT(c)) || (v1_all & CG_BIT(c)))
             continue;
         if (v2 && (cg_hier_v2_controllers(v2) & CG_BIT(c)))
             continue;
-        /* name the unified key that needs it, if that is what asked */
-        for (size_t i = 0; i < r->n_unified; i++) {
-            const char *k = r->unified[i].key;
-            if (cg_controller_from_name(k, strcspn(k, ".")) == c)
-                return error_set(err, ENOTSUP, "linux.resources.unified.%s: the %s controller is not on cgroup v2 on this host (layout %s)",
-                                 k, cg_controller_name(c, true), cg_layout_name(hosts->layout));
-        }
         return error_set(err, ENOTSUP, "%s: this host has no %s controller (cgroup layout %s)", controller_resource(c),
                          cg_controller_name(c, v2 && !v1_all), cg_layout_name(hosts->layout));
     }
@@ -1080,7 +1109,7 @@ int cgroup_create_at(const char *cgroups_path, json_t *resources, const struct c
             for (size_t j = 0; j < hosts.n; j++)
                 if (!hosts.h[j].v2)
                     v1_all |= hosts.h[j].ctrls;
-            unsigned must = need & ~v1_all & d->ctrls;
+            unsigned must = ((need & ~v1_all) | cg_resources_unified_controllers(&res)) & d->ctrls;
             unsigned want = hosts.layout == CG_LAYOUT_V2 ? d->ctrls : must;
             if (want)
                 ret = cg_v2_enable_controllers(h->mount, d->path + strlen(h->mount), want, must, err);

@@ -79,6 +79,11 @@ int cg_dir_fd(struct cg_dir *d, struct error **err);
 int cg_write(struct cg_dir *d, const char *file, const char *value, struct error **err);
 int cg_writef(struct cg_dir *d, const char *file, struct error **err, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
+/* A write for the resource named by what ("linux.resources.pids.limit"); a missing file is
+ * reported as something this host does not support. */
+int cg_put(struct cg_dir *d, const char *file, const char *value, const char *what, struct error **err);
+int cg_putf(struct cg_dir *d, const char *file, const char *what, struct error **err, const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
 /* Returns -ENOENT without an error message when the file is missing. */
 int cg_read(struct cg_dir *d, const char *file, char **out, struct error **err);
 bool cg_file_exists(struct cg_dir *d, const char *file);
@@ -173,8 +178,10 @@ struct cg_resources {
 /* prefix names the object ("linux.resources"); strings point into json. */
 int cg_resources_parse(json_t *json, const char *prefix, struct cg_resources *out, struct error **err);
 void cg_resources_free(struct cg_resources *r);
-/* Controllers the resources need, apart from devices. */
+/* Controllers the resources need, apart from devices and unified. */
 unsigned cg_resources_controllers(const struct cg_resources *r);
+/* Controllers named by the unified keys ("memory.high" -> memory). */
+unsigned cg_resources_unified_controllers(const struct cg_resources *r);
 /* The first resource that asks for a limit (a JSON path), or NULL when none does. */
 const char *cg_resources_first_limit(const struct cg_resources *r);
 /* The rules actually applied: deny everything, the spec's rules, then the devices every

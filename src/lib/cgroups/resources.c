@@ -483,7 +483,7 @@ unsigned cg_resources_controllers(const struct cg_resources *r)
         m |= CG_BIT(CG_MEMORY);
     const typeof(r->cpu) *cpu = &r->cpu;
     if (cpu->shares.set || cpu->quota.set || cpu->period.set || cpu->burst.set || cpu->rt_runtime.set ||
-        cpu->rt_period.set || (cpu->idle.set && cpu->idle.v))
+        cpu->rt_period.set || cpu->idle.set)
         m |= CG_BIT(CG_CPU);
     if (cpu->cpus || cpu->mems)
         m |= CG_BIT(CG_CPUSET);
@@ -502,6 +502,12 @@ unsigned cg_resources_controllers(const struct cg_resources *r)
         m |= CG_BIT(CG_NET_PRIO);
     if (r->n_rdma)
         m |= CG_BIT(CG_RDMA);
+    return m;
+}
+
+unsigned cg_resources_unified_controllers(const struct cg_resources *r)
+{
+    unsigned m = 0;
     for (size_t i = 0; i < r->n_unified; i++) {
         const char *k = r->unified[i].key;
         int c = cg_controller_from_name(k, strcspn(k, "."));
