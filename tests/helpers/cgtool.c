@@ -96,7 +96,7 @@ static int cmd_run(int argc, char **argv)
     }
     clock_gettime(CLOCK_MONOTONIC, &t1);
     if (state_out) {
-        if (state ? json_dump_file(state, state_out, 0) < 0 : write_file(state_out, "null", 4) < 0) {
+        if (state ? json_dump_file(state, state_out, 0) < 0 : write_file_at(AT_FDCWD, state_out, "null", 4, O_CREAT | O_TRUNC, 0644) < 0) {
             fprintf(stderr, "cgtool: cannot write %s\n", state_out);
             kill(pid, SIGKILL);
         }

@@ -984,7 +984,8 @@ static int apply_devices(struct cg_set *set, const struct cg_resources *r, struc
     } else {
         _cleanup_close_ int prog = -1;
         ret = cg_bpf_devices_load(rules, n, &prog, err);
-        if (ret == 0) {
+        /* a test tree is no cgroup: the kernel has checked the program, which is what can be tested there */
+        if (ret == 0 && !test_root) {
             /* BPF_PROG_ATTACH wants a real descriptor, not an O_PATH one */
             _cleanup_close_ int dfd = open(d->path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
             ret = dfd < 0 ? error_sys(err, errno, "open %s", d->path) : cg_bpf_devices_attach(dfd, prog, d->path, err);
