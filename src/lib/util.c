@@ -110,7 +110,7 @@ unsigned long long proc_start_time(pid_t pid)
     if (!p)
         return 0;
     p++;
-    for (int field = 2; field < 22 && p; field++)
+    for (int field = 3; field < 22 && p; field++)
         p = strchr(p + 1, ' ');
     if (!p)
         return 0;

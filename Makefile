@@ -1,0 +1,44 @@
+# The README's two commands live here: `make demo` and `make test`.
+# Both install what they need from Debian first (run as root).
+
+BUILD ?= build
+PYTHON ?= /usr/bin/python3
+APT_PACKAGES = gcc clang make pkg-config meson ninja-build libjansson-dev libseccomp-dev \
+	busybox-static python3 python3-pytest iproute2 util-linux procps
+
+.PHONY: all deps build demo test unit integration clean install
+
+all: build
+
+deps:
+	@if [ "$$(id -u)" != 0 ]; then echo "make deps: run as root (it calls apt-get)"; exit 1; fi
+	DEBIAN_FRONTEND=noninteractive apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $(APT_PACKAGES) >/dev/null
+
+$(BUILD)/build.ninja:
+	meson setup $(BUILD)
+
+build: $(BUILD)/build.ninja
+	ninja -C $(BUILD)
+
+# Build, make a busybox bundle and run a real container in it.
+demo: deps build
+	sh scripts/demo.sh $(BUILD)/krunc
+
+unit: build
+	meson test -C $(BUILD) --print-errorlogs
+
+integration: build
+	KRUNC=$(abspath $(BUILD))/krunc KRUNC_BUILD=$(abspath $(BUILD)) $(PYTHON) -m pytest -q -ra tests/integration
+
+# Also builds with clang, so both compilers stay warning-free.
+test: deps build
+	CC=clang meson setup --wipe $(BUILD)-clang >/dev/null && ninja -C $(BUILD)-clang >/dev/null
+	meson test -C $(BUILD) --print-errorlogs
+	KRUNC=$(abspath $(BUILD))/krunc KRUNC_BUILD=$(abspath $(BUILD)) $(PYTHON) -m pytest -q -ra tests/integration
+
+install: build
+	meson install -C $(BUILD)
+
+clean:
+	rm -rf $(BUILD) $(BUILD)-clang

@@ -1,2 +1,0 @@
-/* being written */
-typedef int krunc_placeholder_list;
