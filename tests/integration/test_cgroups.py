@@ -16,7 +16,7 @@ import uuid
 import pytest
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-BUILD = os.environ.get("KRUNC_BUILD_DIR", os.path.join(ROOT, "build"))
+BUILD = os.environ.get("KRUNC_BUILD", os.path.join(ROOT, "build"))
 CGTOOL = os.path.join(BUILD, "tests", "helpers", "cgtool")
 CG = "/sys/fs/cgroup"
 
@@ -466,3 +466,39 @@ def test_rootless_with_limits_fails_clearly(cid, open_tmp):
     assert p.returncode != 0
     assert "linux.resources.memory: cannot create cgroup" in p.stderr, p.stderr
     assert "Permission denied" in p.stderr
+
+
+# ---- stats and OOM notifications (the parts `events` is made of) ----
+
+def test_stats_shape_and_values(cid, tmp):
+    res = {"memory": {"limit": 64 << 20}, "pids": {"limit": 30}}
+    with Detached(tmp, cid, ["sh", "-c", "i=0; while [ $i -lt 20000 ]; do i=$((i+1)); done; sleep 100 & wait"],
+                  res=res) as c:
+        wait_for(lambda: len(cgtool("pids", c.state).stdout.split()) == 2, "the busy loop to finish")
+        s = json.loads(cgtool("stats", c.state).stdout)
+        for key in ("cpu", "cpuset", "memory", "pids", "blkio", "hugetlb"):
+            assert key in s, key
+        assert s["cpu"]["usage"]["total"] > 0
+        assert "kernel" in s["cpu"]["usage"] and "user" in s["cpu"]["usage"]
+        assert s["memory"]["usage"]["limit"] == 64 << 20
+        assert s["memory"]["usage"]["usage"] > 0
+        assert s["memory"]["raw"]
+        assert s["pids"] == {"current": 2, "limit": 30}
+        assert s["cpuset"]["cpus"]
+
+
+def test_oom_notification(cid, tmp):
+    go = tmp / "go"
+    os.mkfifo(go)
+    res = {"memory": {"limit": 32 << 20, "swap": 32 << 20}}
+    hog = "read x < %s; head -c 200M /dev/zero | tail -n 1 >/dev/null; sleep 100" % go
+    with Detached(tmp, cid, ["sh", "-c", hog], res=res) as c:
+        w = subprocess.Popen([CGTOOL, "oom", c.state], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        assert w.stdout.readline().strip() == "watching", w.stderr.read()
+        with open(go, "w") as f:
+            f.write("go\n")
+        assert w.stdout.readline().strip() == "oom"
+    # the cgroup is gone: the watcher says so and ends
+    out, err = w.communicate(timeout=10)
+    assert out.strip().splitlines()[-1] == "gone", (out, err)
+    assert w.returncode == 0

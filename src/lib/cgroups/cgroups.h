@@ -3,6 +3,7 @@
 #pragma once
 #include <jansson.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <sys/types.h>
 #include "../error.h"
 
@@ -38,7 +39,17 @@ int cgroup_freeze(json_t *state, bool frozen, struct error **err);
 /* 1 when frozen, 0 when not, negative errno on error. */
 int cgroup_is_frozen(json_t *state);
 int cgroup_update(json_t *state, json_t *resources, struct error **err);
+/* runc's `events --stats` data object: cpu, cpuset, memory, pids, blkio, hugetlb. */
 int cgroup_stats(json_t *state, json_t **stats, struct error **err);
+
+/* OOM notifications (for `events`). Poll cgroup_oom_watch_fd() for POLLIN; then
+ * cgroup_oom_watch_read() gives the OOM kills since the last call (0 when the wake-up was for
+ * something else), or -ENOENT once the cgroup is gone (the container was deleted). */
+struct cgroup_oom_watch;
+int cgroup_oom_watch_open(json_t *state, struct cgroup_oom_watch **out, struct error **err);
+int cgroup_oom_watch_fd(const struct cgroup_oom_watch *w);
+int cgroup_oom_watch_read(struct cgroup_oom_watch *w, uint64_t *events, struct error **err);
+void cgroup_oom_watch_free(struct cgroup_oom_watch *w);
 
 /* Tests only: treat ROOT as /sys/fs/cgroup (a fake tree in a temp dir; see tests/unit/test_cgroups.c).
  * NULL restores the real one. Nothing reads this from the environment. */

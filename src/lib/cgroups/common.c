@@ -1330,8 +1330,7 @@ int cgroup_stats(json_t *state, json_t **stats, struct error **err)
     _cleanup_json_ json_t *s = json_object();
     if (!s)
         return error_set(err, ENOMEM, "out of memory");
-    TRY(cg_v1_stats(&set, s, err));
-    TRY(cg_v2_stats(&set, s, err));
+    TRY(cg_stats(&set, s, err));
     *stats = TAKE_PTR(s);
     return 0;
 }

@@ -205,8 +205,8 @@ int cg_v2_apply(struct cg_set *set, const struct cg_resources *r, enum cg_apply_
  * down. want is best effort; a controller in must that cannot be enabled is an error. */
 int cg_v2_enable_controllers(const char *mount, const char *rel, unsigned want, unsigned must, struct error **err);
 int cg_v1_devices_apply(struct cg_dir *d, const struct cg_device_rule *rules, size_t n, struct error **err);
-int cg_v1_stats(struct cg_set *set, json_t *stats, struct error **err);
-int cg_v2_stats(struct cg_set *set, json_t *stats, struct error **err);
+/* runc's stats object (the "data" of a "stats" event), from whichever hierarchy holds each controller. */
+int cg_stats(struct cg_set *set, json_t *stats, struct error **err);
 
 /* eBPF device program (BPF_PROG_TYPE_CGROUP_DEVICE). */
 

@@ -243,11 +243,3 @@ int cg_v1_apply(struct cg_set *set, const struct cg_resources *r, enum cg_apply_
         TRY(apply_rdma(d, r, err));
     return 0;
 }
-
-/* ---- stats ---- */
-
-int cg_v1_stats(struct cg_set *set, json_t *stats, struct error **err)
-{
-    (void)set; (void)stats; (void)err;
-    return 0;
-}
