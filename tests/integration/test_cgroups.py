@@ -293,7 +293,8 @@ def test_memory_limit_oom_kills(cid, tmp):
     state = str(tmp / "s.json")
     # tail keeps the whole (newline-free) line in memory, and is killed
     p = cgtool("run", "-i", cid, "-r", resources_file(tmp, res), "-s", state, "-k", "--",
-               "sh", "-c", "head -c 200M /dev/zero | tail -n 1 >/dev/null; echo status=$?", check=False)
+               "sh", "-c", "head -c 200M /dev/zero | (echo 1000 > /proc/self/oom_score_adj; exec tail -n 1) >/dev/null; "
+               "echo status=$?", check=False)
     assert "status=137" in p.stdout, p.stdout + p.stderr
     try:
         desc = json.load(open(state))
@@ -491,7 +492,8 @@ def test_oom_notification(cid, tmp):
     go = tmp / "go"
     os.mkfifo(go)
     res = {"memory": {"limit": 32 << 20, "swap": 32 << 20}}
-    hog = "read x < %s; head -c 200M /dev/zero | tail -n 1 >/dev/null; sleep 100" % go
+    hog = ("read x < %s; head -c 200M /dev/zero | (echo 1000 > /proc/self/oom_score_adj; exec tail -n 1) >/dev/null; "
+           "sleep 100" % go)
     with Detached(tmp, cid, ["sh", "-c", hog], res=res) as c:
         w = subprocess.Popen([CGTOOL, "oom", c.state], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         assert w.stdout.readline().strip() == "watching", w.stderr.read()

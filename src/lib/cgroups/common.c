@@ -1175,6 +1175,20 @@ int cgroup_pids(json_t *state, pid_t **pids, size_t *n, struct error **err)
     return dir_pids(d, pids, n, err);
 }
 
+bool cgroup_alive(json_t *state)
+{
+    _cleanup_set_ struct cg_set set;
+    if (cg_set_from_json(state, &set, NULL) < 0)
+        return false;
+    struct cg_dir *d = set_main_dir(&set);
+    if (!d)
+        return false;
+    _cleanup_free_ char *procs = NULL;
+    if (asprintf(&procs, "%s/cgroup.procs", d->path) < 0)
+        return true;
+    return access(procs, F_OK) == 0;
+}
+
 /* ---- freezer ---- */
 
 static int freezer_state(struct cg_dir *d, int *frozen, struct error **err)

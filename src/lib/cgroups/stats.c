@@ -275,18 +275,23 @@ static void v1_hugetlb_one(struct cg_dir *d, const char *size, json_t *out)
     json_object_set_new(out, size, e);
 }
 
-static void cpuset_flags(struct cg_dir *d, json_t *out)
+/* in runc's order: cpus, cpu_exclusive, mems, then the rest */
+static void v1_cpuset(struct cg_dir *d, json_t *out)
 {
-    static const char *const flags[] = {
-        "cpu_exclusive", "mem_hardwall", "mem_exclusive", "memory_migrate", "memory_spread_page",
+    static const char *const files[] = {
+        "cpus", "cpu_exclusive", "mems", "mem_hardwall", "mem_exclusive", "memory_migrate", "memory_spread_page",
         "memory_spread_slab", "memory_pressure", "sched_load_balance", "sched_relax_domain_level",
     };
-    for (size_t i = 0; i < sizeof(flags) / sizeof(flags[0]); i++) {
+    for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
         char f[64];
-        snprintf(f, sizeof(f), "cpuset.%s", flags[i]);
+        snprintf(f, sizeof(f), "cpuset.%s", files[i]);
         _cleanup_str_ char *t = read_or_null(d, f);
-        if (t)
-            json_object_set_new(out, flags[i], json_integer(strtoll(t, NULL, 10)));
+        if (!t)
+            continue;
+        if (i == 0 || i == 2)
+            json_object_set_new(out, files[i], id_list(t));
+        else
+            json_object_set_new(out, files[i], json_integer(strtoll(t, NULL, 10)));
     }
 }
 
@@ -397,14 +402,16 @@ int cg_stats(struct cg_set *set, json_t *stats, struct error **err)
         v1_cpu(a && !a->v2 ? a : NULL, c, cpu);
 
     if ((d = cg_set_dir_for(set, CG_CPUSET))) {
-        _cleanup_str_ char *cpus = read_or_null(d, d->v2 ? "cpuset.cpus.effective" : "cpuset.cpus");
-        _cleanup_str_ char *mems = read_or_null(d, d->v2 ? "cpuset.mems.effective" : "cpuset.mems");
-        if (cpus)
-            json_object_set_new(cpuset, "cpus", id_list(cpus));
-        if (mems)
-            json_object_set_new(cpuset, "mems", id_list(mems));
-        if (!d->v2)
-            cpuset_flags(d, cpuset);
+        if (d->v2) {
+            _cleanup_str_ char *cpus = read_or_null(d, "cpuset.cpus.effective");
+            _cleanup_str_ char *mems = read_or_null(d, "cpuset.mems.effective");
+            if (cpus)
+                json_object_set_new(cpuset, "cpus", id_list(cpus));
+            if (mems)
+                json_object_set_new(cpuset, "mems", id_list(mems));
+        } else {
+            v1_cpuset(d, cpuset);
+        }
     }
     if ((d = cg_set_dir_for(set, CG_MEMORY))) {
         if (d->v2)
