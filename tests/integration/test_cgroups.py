@@ -323,6 +323,17 @@ def test_freezer_stops_the_process(cid, tmp):
         wait_for(lambda: out.stat().st_size > size, "the thawed process to run again")
 
 
+def test_destroy_of_frozen_container(cid, tmp):
+    c = Detached(tmp, cid, ["sleep", "100"])
+    state, pid = c.state, c.pid
+    cgtool("freeze", state, "1")
+    # destroy alone: kills what is left, thaws it so it can die, removes every directory
+    cgtool("destroy", state)
+    wait_for(lambda: gone(pid), "the frozen process killed")
+    for d in json.load(open(state))["dirs"]:
+        assert not os.path.exists(d["path"])
+
+
 def test_kill_of_frozen_container(cid, tmp):
     with Detached(tmp, cid, ["sleep", "100"]) as c:
         cgtool("freeze", c.state, "1")

@@ -843,22 +843,34 @@ static void sleep_us(long us)
         ;
 }
 
-/* Remove what krunc made of one directory. Processes still inside are killed; it waits a
- * little for them to leave. */
-static int remove_dir(struct cg_dir *d, struct error **err)
+static int freezer_set(struct cg_dir *d, bool frozen, struct error **err);
+
+/* Kill whatever is left in the container's cgroup, and thaw it so the killed can die. */
+static void evict_all(struct cg_set *set)
+{
+    for (size_t i = 0; i < set->n; i++) {
+        _cleanup_free_ pid_t *pids = NULL;
+        size_t n = 0;
+        if (dir_pids(&set->dirs[i], &pids, &n, NULL) == 0)
+            for (size_t k = 0; k < n; k++)
+                kill(pids[k], SIGKILL);
+    }
+    struct cg_dir *fz = cg_set_dir_for(set, CG_FREEZER);
+    if (fz)
+        freezer_set(fz, false, NULL);
+}
+
+/* Remove what krunc made of one directory. Processes still inside are killed (once for the
+ * whole set); it waits a little for them to leave. */
+static int remove_dir(struct cg_set *set, struct cg_dir *d, bool *evicted, struct error **err)
 {
     if (d->created <= 0 && !d->own_parent)
         return 0;
-    if (d->fd >= 0) {
-        close(d->fd);
-        d->fd = -1;
-    }
     _cleanup_free_ char *p = strdup(d->path);
     if (!p)
         return error_set(err, ENOMEM, "out of memory");
     if (d->created > 0) {
         long wait = 200;
-        bool killed = false;
         for (int attempt = 0;; attempt++) {
             char *slash = strrchr(p, '/');
             *slash = '\0';
@@ -869,18 +881,10 @@ static int remove_dir(struct cg_dir *d, struct error **err)
                 break;
             if ((r != -EBUSY && r != -ENOTEMPTY) || attempt >= 14)
                 return error_sys(err, -r, "remove cgroup %s", p);
-            if (!killed) {
-                /* processes left over (no pid namespace, or a failed start) */
-                _cleanup_free_ pid_t *pids = NULL;
-                size_t n = 0;
-                if (dir_pids(d, &pids, &n, NULL) == 0)
-                    for (size_t i = 0; i < n; i++)
-                        kill(pids[i], SIGKILL);
-                if (d->fd >= 0) {
-                    close(d->fd);
-                    d->fd = -1;
-                }
-                killed = true;
+            if (!*evicted) {
+                /* processes left over (no pid namespace, a failed start, a paused container) */
+                evict_all(set);
+                *evicted = true;
             }
             sleep_us(wait);
             if (wait < 100000)
@@ -905,8 +909,9 @@ static int remove_dir(struct cg_dir *d, struct error **err)
 static int set_remove(struct cg_set *set, struct error **err)
 {
     int ret = 0;
+    bool evicted = false;
     for (size_t i = 0; i < set->n; i++) {
-        int r = remove_dir(&set->dirs[i], ret < 0 ? NULL : err);
+        int r = remove_dir(set, &set->dirs[i], &evicted, ret < 0 ? NULL : err);
         if (r < 0 && ret == 0)
             ret = r;
     }
@@ -980,7 +985,7 @@ static int apply_devices(struct cg_set *set, const struct cg_resources *r, struc
         return error_set(err, ENOMEM, "out of memory");
     int ret;
     if (!d->v2) {
-        ret = cg_v1_devices_apply(d, rules, n, err);
+        ret = cg_v1_devices_apply(d, rules, n, 1 + r->n_devices, err);
     } else {
         _cleanup_close_ int prog = -1;
         ret = cg_bpf_devices_load(rules, n, &prog, err);
