@@ -515,3 +515,94 @@ def test_oom_notification(cid, tmp):
     out, err = w.communicate(timeout=10)
     assert out.strip().splitlines()[-1] == "gone", (out, err)
     assert w.returncode == 0
+
+
+# ---- the v2 code paths for real: this host's cgroup2 hierarchy mounted on /sys/fs/cgroup in a
+# private mount namespace, so krunc sees a cgroup v2 host (with the controllers v1 has not taken) ----
+
+def in_v2(script, tmp, check=True):
+    """Run script (sh) in a mount namespace where /sys/fs/cgroup is the cgroup2 hierarchy."""
+    if not v2_mount():
+        pytest.skip("no cgroup v2 hierarchy on this machine")
+    p = subprocess.run(["unshare", "-m", "--propagation", "private", "sh", "-ec",
+                        "mount -t cgroup2 none /sys/fs/cgroup\n" + script],
+                       env={**os.environ, "T": CGTOOL, "D": str(tmp)}, stdin=subprocess.DEVNULL,
+                       capture_output=True, text=True, timeout=60)
+    if check:
+        assert p.returncode == 0, "rc %d\n%s%s" % (p.returncode, p.stdout, p.stderr)
+    return p
+
+
+def test_v2_placement_and_removal(cid, tmp):
+    p = in_v2('$T run -i %s -s $D/s.json -k -- cat /proc/self/cgroup\n'
+              'cat $D/s.json; echo\n'
+              'test -d /sys/fs/cgroup/krunc/%s && echo made\n'
+              '$T destroy $D/s.json\n'
+              'test -d /sys/fs/cgroup/krunc/%s || echo removed\n' % (cid, cid, cid), tmp)
+    lines = p.stdout.splitlines()
+    assert "0::/krunc/" + cid in lines
+    desc = json.loads([l for l in lines if l.startswith("{")][0])
+    assert desc["layout"] == "v2" and desc["dirs"][0]["v2"]
+    assert "made" in lines and "removed" in lines
+
+
+def test_v2_freezer(cid, tmp):
+    p = in_v2('$T run -d -i %s -s $D/s.json -- sh -c "while :; do echo x; done > $D/count" >$D/pid\n'
+              'while [ ! -s $D/count ]; do sleep 0.01; done\n'
+              '$T freeze $D/s.json 1\n'
+              '$T frozen $D/s.json\n'
+              'cat /sys/fs/cgroup/krunc/%s/cgroup.freeze; grep frozen /sys/fs/cgroup/krunc/%s/cgroup.events\n'
+              'a=$(stat -c %%s $D/count); sleep 0.3; b=$(stat -c %%s $D/count); [ "$a" = "$b" ] && echo stopped\n'
+              '$T freeze $D/s.json 0\n'
+              '$T frozen $D/s.json\n'
+              '$T kill $D/s.json KILL\n'
+              '$T destroy $D/s.json\n' % (cid, cid, cid), tmp)
+    assert p.stdout.split() == ["1", "1", "frozen", "1", "stopped", "0"], p.stdout
+
+
+def test_v2_kill_all_with_cgroup_kill(cid, tmp):
+    p = in_v2('$T run -d -i %s -s $D/s.json -- sh -c "sleep 100 & sleep 100 & wait" >$D/pid\n'
+              'while [ "$($T pids $D/s.json | wc -l)" != 3 ]; do sleep 0.01; done\n'
+              '$T kill $D/s.json KILL\n'
+              'while [ -n "$($T pids $D/s.json)" ]; do sleep 0.01; done; echo empty\n'
+              '$T destroy $D/s.json\n' % cid, tmp)
+    assert p.stdout.split() == ["empty"]
+
+
+@pytest.mark.parametrize("rules,want", [
+    ([{"allow": False, "access": "rwm"}], "R-denied W-denied"),
+    ([{"allow": False, "access": "rwm"}, {"allow": True, "type": "c", "major": 1, "minor": 11, "access": "r"}],
+     "R-ok W-denied"),
+])
+def test_v2_devices_through_create(cid, tmp, rules, want):
+    (tmp / "res.json").write_text(json.dumps({"devices": rules}))
+    p = in_v2('$T run -i %s -r $D/res.json -- sh -c "%s"\n' % (cid, KMSG_PROBE.replace('"', '\\"')), tmp)
+    assert " ".join(p.stdout.split()) == want
+
+
+def test_v2_unavailable_controller_and_hugetlb(cid, tmp):
+    (tmp / "mem.json").write_text(json.dumps({"memory": {"limit": 1 << 26}}))
+    p = in_v2('$T run -i %s -r $D/mem.json -- true' % cid, tmp, check=False)
+    assert p.returncode != 0
+    assert "linux.resources.memory: this host has no memory controller (cgroup layout v2)" in p.stderr
+    if not os.path.exists("/sys/kernel/mm/hugepages/hugepages-2048kB"):
+        return
+    (tmp / "huge.json").write_text(json.dumps({"hugepageLimits": [{"pageSize": "2MB", "limit": 2 << 20}]}))
+    p = in_v2('$T run -i %s -r $D/huge.json -- cat /sys/fs/cgroup/krunc/%s/hugetlb.2MB.max' % (cid, cid), tmp)
+    assert p.stdout.strip() == str(2 << 20)
+
+
+def test_v2_stats_and_update(cid, tmp):
+    (tmp / "upd.json").write_text(json.dumps({"hugepageLimits": [{"pageSize": "2MB", "limit": 4 << 20}]}))
+    p = in_v2('$T run -d -i %s -s $D/s.json -- sh -c "i=0; while [ $i -lt 20000 ]; do i=$((i+1)); done; sleep 100" '
+              '>$D/pid\n'
+              '$T update $D/s.json $D/upd.json\n'
+              'cat /sys/fs/cgroup/krunc/%s/hugetlb.2MB.max\n'
+              '$T stats $D/s.json\n'
+              '$T kill $D/s.json KILL\n'
+              '$T destroy $D/s.json\n' % (cid, cid), tmp)
+    lines = p.stdout.splitlines()
+    assert lines[0] == str(4 << 20)
+    s = json.loads(lines[1])
+    assert s["cpu"]["usage"]["total"] > 0
+    assert s["hugetlb"]["2MB"]["max"] == 4 << 20

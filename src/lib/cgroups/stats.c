@@ -395,7 +395,10 @@ int cg_stats(struct cg_set *set, json_t *stats, struct error **err)
            *blkio = json_object(), *hugetlb = json_object();
     struct cg_dir *d;
 
+    /* v2 keeps usage in cpu.stat even without the cpu controller */
     struct cg_dir *c = cg_set_dir_for(set, CG_CPU), *a = cg_set_dir_for(set, CG_CPUACCT);
+    if (!c && !a)
+        c = cg_set_v2(set);
     if (c && c->v2)
         v2_cpu(c, cpu);
     else
