@@ -606,3 +606,89 @@ def test_v2_stats_and_update(cid, tmp):
     s = json.loads(lines[1])
     assert s["cpu"]["usage"]["total"] > 0
     assert s["hugetlb"]["2MB"]["max"] == 4 << 20
+
+
+# ---- --systemd-cgroup through D-Bus, against tests/helpers/fake-systemd on a private bus, in a
+# mount namespace where /run/systemd/system exists (systemd is not PID 1 on this machine) ----
+
+FAKE_SYSTEMD = os.path.join(BUILD, "tests", "helpers", "fake-systemd")
+
+BUS_CONF = """<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
+ "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
+<busconfig>
+  <listen>unix:path=%s</listen>
+  <auth>EXTERNAL</auth>
+  <policy context="default">
+    <allow user="*"/>
+    <allow own="*"/>
+    <allow send_destination="*" eavesdrop="true"/>
+    <allow receive_sender="*"/>
+  </policy>
+</busconfig>
+"""
+
+
+def with_fake_systemd(script, tmp, v2):
+    if not os.path.exists(FAKE_SYSTEMD):
+        pytest.skip("fake-systemd not built (needs libsystemd-dev)")
+    if not shutil.which("dbus-daemon"):
+        pytest.skip("no dbus-daemon on this machine")
+    if os.path.isdir("/run/systemd/system"):
+        pytest.skip("systemd runs on this machine: not faking it")
+    bus = tmp / "bus"
+    (tmp / "bus.conf").write_text(BUS_CONF % bus)
+    cgroot = "/sys/fs/cgroup" if v2 else v2_mount()
+    setup = ("mount -t cgroup2 none /sys/fs/cgroup\n" if v2 else "") + """
+mount -t tmpfs tmpfs /run/systemd
+mkdir /run/systemd/system
+export DBUS_SYSTEM_BUS_ADDRESS=unix:path=$D/bus
+dbus-daemon --config-file=$D/bus.conf --nofork --nopidfile 2>/dev/null & DB=$!
+trap 'kill $DB $FK 2>/dev/null' EXIT
+while [ ! -S $D/bus ]; do sleep 0.01; done
+$F %s $D/calls > $D/fake.out 2>&1 & FK=$!
+while ! grep -q ready $D/fake.out; do sleep 0.01; done
+""" % cgroot
+    return subprocess.run(["unshare", "-m", "--propagation", "private", "sh", "-c", setup + script],
+                          env={**os.environ, "T": CGTOOL, "F": FAKE_SYSTEMD, "D": str(tmp)},
+                          stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=60)
+
+
+@pytest.mark.parametrize("v2", [True, False], ids=["v2", "host-layout"])
+def test_systemd_scope_over_dbus(cid, tmp, v2):
+    (tmp / "res.json").write_text(json.dumps({"pids": {"limit": 20}} if not v2 else {}))
+    p = with_fake_systemd("""
+$T run --systemd -i %(cid)s -p machine.slice:krunc:%(cid)s -r $D/res.json -s $D/s.json -k -- cat /proc/self/cgroup
+echo ---
+cat /sys/fs/cgroup/pids/machine.slice/krunc-%(cid)s.scope/pids.max 2>/dev/null || true
+$T destroy $D/s.json && echo destroyed
+""" % {"cid": cid}, tmp, v2)
+    assert p.returncode == 0, p.stdout + p.stderr
+    out = p.stdout.split("---\n")[0]
+    scope = "/machine.slice/krunc-%s.scope" % cid
+    assert "0::" + scope in out.splitlines()
+    if not v2:
+        assert p.stdout.split("---\n")[1].splitlines()[0] == "20", p.stdout
+        # the v1 hierarchies systemd does not manage are joined by krunc itself
+        assert all(l.endswith(scope) for l in out.splitlines() if not l.startswith(tuple("0"))), out
+    calls = (tmp / "calls").read_text().splitlines()
+    start = [c for c in calls if c.startswith("StartTransientUnit krunc-%s.scope" % cid)]
+    assert start and "Slice=machine.slice" in start[0] and "Delegate=1" in start[0] and "PIDs=1" in start[0]
+    assert "StopUnit krunc-%s.scope mode=replace" % cid in calls
+    assert "destroyed" in p.stdout
+    desc = json.load(open(tmp / "s.json"))
+    assert desc["systemd"]["unit"] == "krunc-%s.scope" % cid
+    for d in desc["dirs"]:
+        assert not os.path.exists(d["path"]) or v2, d
+    for h in os.listdir(CG):
+        assert not os.path.exists(os.path.join(CG, h, "machine.slice", "krunc-%s.scope" % cid))
+
+
+def test_systemd_scope_not_made_when_resources_impossible(cid, tmp):
+    (tmp / "res.json").write_text(json.dumps({"network": {"classID": 7}}))
+    if v1_dir("net_cls", ""):
+        pytest.skip("this machine has net_cls")
+    p = with_fake_systemd("$T run --systemd -i %s -r $D/res.json -- true\n" % cid, tmp, False)
+    assert p.returncode != 0
+    assert "linux.resources.network.classID" in p.stderr
+    calls = (tmp / "calls").read_text() if (tmp / "calls").exists() else ""
+    assert "StartTransientUnit" not in calls

@@ -1011,13 +1011,33 @@ static int apply_all(struct cg_set *set, const struct cg_resources *r, enum cg_a
     return 0;
 }
 
+int cg_check_host(json_t *resources, struct error **err)
+{
+    struct cg_resources res;
+    TRY(cg_resources_parse(resources, "linux.resources", &res, err));
+    struct cg_hosts hosts;
+    int ret = cg_detect(&hosts, err);
+    if (ret == 0) {
+        ret = check_routes(&hosts, &res, err);
+        cg_hosts_free(&hosts);
+    }
+    cg_resources_free(&res);
+    return ret;
+}
+
 int cgroup_create_at(const char *cgroups_path, json_t *resources, const struct cgroup_opts *opts, pid_t pid,
                      json_t **state_out, struct error **err)
 {
     *state_out = NULL;
     if (opts->systemd)
         return cg_systemd_create(cgroups_path, resources, opts, pid, state_out, err);
+    return cg_fs_create(cgroups_path, opts->id, resources, pid, false, state_out, err);
+}
 
+int cg_fs_create(const char *cgroups_path, const char *id, json_t *resources, pid_t pid, bool scope,
+                 json_t **state_out, struct error **err)
+{
+    *state_out = NULL;
     struct cg_resources res;
     TRY(cg_resources_parse(resources, "linux.resources", &res, err));
     struct cg_hosts hosts;
@@ -1032,7 +1052,7 @@ int cgroup_create_at(const char *cgroups_path, json_t *resources, const struct c
 
     bool own_parent = false;
     if (!cgroups_path || !*cgroups_path) {
-        if (asprintf(&set.cgroups_path, "/krunc/%s", opts->id) < 0)
+        if (asprintf(&set.cgroups_path, "/krunc/%s", id) < 0)
             set.cgroups_path = NULL;
         own_parent = true;
         if (!set.cgroups_path)
@@ -1098,7 +1118,7 @@ int cgroup_create_at(const char *cgroups_path, json_t *resources, const struct c
         d->ctrls = h->v2 ? cg_hier_v2_controllers(h) : h->ctrls;
         d->created = created;
         d->own_parent = own_parent;
-        if (created == 0) {
+        if (created == 0 && !scope) {
             /* joining a cgroup that already exists: it must be empty */
             _cleanup_free_ char *procs = NULL;
             if (cg_read(d, "cgroup.procs", &procs, NULL) == 0 && !blank(procs)) {
@@ -1131,9 +1151,10 @@ int cgroup_create_at(const char *cgroups_path, json_t *resources, const struct c
         int r = cg_writef(&set.dirs[i], "cgroup.procs", err, "%d", (int)pid);
         if (r < 0 && !limits && rootless) {
             /* rootless: a cgroup we may make but not move into; leave it */
-            struct error *e = *err;
-            *err = NULL;
-            error_free(e);
+            if (err) {
+                error_free(*err);
+                *err = NULL;
+            }
             continue;
         }
         ret = r;
@@ -1157,15 +1178,20 @@ int cgroup_create(const struct spec *spec, const struct cgroup_opts *opts, pid_t
     return cgroup_create_at(spec->linux.cgroups_path, spec->linux.resources, opts, pid, state_out, err);
 }
 
+int cg_fs_destroy(json_t *state, struct error **err)
+{
+    _cleanup_set_ struct cg_set set;
+    TRY(cg_set_from_json(state, &set, err));
+    return set_remove(&set, err);
+}
+
 int cgroup_destroy(json_t *state, struct error **err)
 {
     if (!state || json_is_null(state))
         return 0;
     if (cg_systemd_state(state))
         return cg_systemd_destroy(state, err);
-    _cleanup_set_ struct cg_set set;
-    TRY(cg_set_from_json(state, &set, err));
-    return set_remove(&set, err);
+    return cg_fs_destroy(state, err);
 }
 
 int cgroup_pids(json_t *state, pid_t **pids, size_t *n, struct error **err)
@@ -1320,8 +1346,6 @@ int cgroup_kill_all(json_t *state, int sig, struct error **err)
 
 int cgroup_update(json_t *state, json_t *resources, struct error **err)
 {
-    if (cg_systemd_state(state))
-        return error_set(err, ENOTSUP, "update of a systemd-managed cgroup is not supported");
     _cleanup_set_ struct cg_set set;
     TRY(cg_set_from_json(state, &set, err));
     struct cg_resources res;

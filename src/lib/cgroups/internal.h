@@ -216,6 +216,15 @@ int cg_bpf_devices_load(const struct cg_device_rule *rules, size_t n, int *prog_
 /* Attach prog to the cgroup dir, replacing the programs krunc attached before. */
 int cg_bpf_devices_attach(int cgroup_fd, int prog_fd, const char *dir, struct error **err);
 
+/* cgroup_create without systemd: make cgroups_path (NULL: /krunc/<id>) in every hierarchy.
+ * scope: systemd made it already, with pid in it. */
+int cg_fs_create(const char *cgroups_path, const char *id, json_t *resources, pid_t pid, bool scope,
+                 json_t **state_out, struct error **err);
+/* The resources are valid and this host has a hierarchy for each. */
+int cg_check_host(json_t *resources, struct error **err);
+/* Remove what cg_fs_create made (described by state), killing what is left inside. */
+int cg_fs_destroy(json_t *state, struct error **err);
+
 /* --systemd-cgroup */
 struct cgroup_opts;
 int cg_systemd_create(const char *cgroups_path, json_t *resources, const struct cgroup_opts *opts, pid_t pid,
