@@ -692,3 +692,15 @@ def test_systemd_scope_not_made_when_resources_impossible(cid, tmp):
     assert "linux.resources.network.classID" in p.stderr
     calls = (tmp / "calls").read_text() if (tmp / "calls").exists() else ""
     assert "StartTransientUnit" not in calls
+
+
+def test_root_of_a_user_namespace_gets_limits_without_device_rules(cid, tmp):
+    """krunc as root of a user namespace (as podman runs runtimes rootless): device rules are not
+    its to set and are left out, as runc does; the limits it can write still apply."""
+    res = resources_file(tmp, {"pids": {"limit": 9}, "devices": [{"allow": False, "access": "rwm"}]})
+    p = subprocess.run(["unshare", "-U", "--map-root-user", CGTOOL, "run", "-i", cid, "-r", res, "--",
+                        "sh", "-c", "cat %s; head -c 0 /dev/zero && echo zero-ok" %
+                        (v1_dir("pids", "/krunc/%s/pids.max" % cid) or v2_mount() + "/krunc/%s/pids.max" % cid)],
+                       capture_output=True, text=True)
+    assert p.returncode == 0, p.stderr
+    assert p.stdout.split() == ["9", "zero-ok"]

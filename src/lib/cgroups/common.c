@@ -974,6 +974,16 @@ static int check_routes(struct cg_hosts *hosts, const struct cg_resources *r, st
     return 0;
 }
 
+/* Not in the initial user namespace: its uid_map is not the identity over every uid. */
+static bool in_user_namespace(void)
+{
+    _cleanup_free_ char *map = NULL;
+    if (read_file_at(AT_FDCWD, "/proc/self/uid_map", &map, NULL) < 0)
+        return false;
+    unsigned long a = 1, b = 1, n = 0;
+    return sscanf(map, "%lu %lu %lu", &a, &b, &n) != 3 || a != 0 || b != 0 || n != 4294967295UL;
+}
+
 static int apply_devices(struct cg_set *set, const struct cg_resources *r, struct error **err)
 {
     struct cg_dir *d = cg_set_dir_for(set, CG_DEVICES);
@@ -995,6 +1005,14 @@ static int apply_devices(struct cg_set *set, const struct cg_resources *r, struc
             _cleanup_close_ int dfd = open(d->path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
             ret = dfd < 0 ? error_sys(err, errno, "open %s", d->path) : cg_bpf_devices_attach(dfd, prog, d->path, err);
         }
+    }
+    if ((ret == -EPERM || ret == -EACCES) && in_user_namespace()) {
+        /* root of a user namespace: device rules are not ours to set (runc skips them too) */
+        if (err) {
+            error_free(*err);
+            *err = NULL;
+        }
+        return 0;
     }
     if (ret < 0)
         error_prefix(err, "linux.resources.devices");
