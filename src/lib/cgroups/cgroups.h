@@ -17,7 +17,8 @@ struct cgroup_opts {
 /* Check linux.resources at spec load, before anything is created. */
 int cgroup_resources_check(json_t *resources, struct error **err);
 /* Create the container's cgroup, apply linux.resources, move pid into it.
- * *state_out describes what was made (for cgroup_destroy and friends). */
+ * *state_out describes what was made (for cgroup_destroy and friends); it is NULL when krunc
+ * may make no cgroup (rootless) and no limit was asked for: the container runs without one. */
 int cgroup_create(const struct spec *spec, const struct cgroup_opts *opts, pid_t pid,
                   json_t **state_out, struct error **err);
 /* The same, from the parts of the spec it uses (cgroups_path NULL: "/krunc/<id>"). */
@@ -32,7 +33,8 @@ int cgroup_join_like(pid_t like, pid_t pid, struct error **err);
  * sub-cgroup path of the cgroup it is in, on every hierarchy, or only on those
  * with the controllers named. */
 int cgroup_join_sub(pid_t pid, const char *arg, struct error **err);
-/* Signal every process in the cgroup. */
+/* Signal every process in the cgroup (frozen meanwhile so none forks past it; SIGKILL on a
+ * full v2 host is one write to cgroup.kill). A frozen cgroup is thawed after a SIGKILL. */
 int cgroup_kill_all(json_t *state, int sig, struct error **err);
 int cgroup_pids(json_t *state, pid_t **pids, size_t *n, struct error **err);
 /* The container's cgroup still exists. */
