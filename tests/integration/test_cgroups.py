@@ -7,6 +7,7 @@ Run as root: /usr/bin/python3 -m pytest tests/integration/test_cgroups.py
 """
 import json
 import os
+import select
 import shutil
 import subprocess
 import tempfile
@@ -507,10 +508,18 @@ def test_oom_notification(cid, tmp):
            "sleep 100" % go)
     with Detached(tmp, cid, ["sh", "-c", hog], res=res) as c:
         w = subprocess.Popen([CGTOOL, "oom", c.state], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        assert w.stdout.readline().strip() == "watching", w.stderr.read()
+
+        def line():
+            # a missed event must fail the test, not hang it
+            if not select.select([w.stdout], [], [], 30)[0]:
+                w.kill()
+                raise AssertionError("no line from cgtool oom within 30 s")
+            return w.stdout.readline().strip()
+
+        assert line() == "watching"
         with open(go, "w") as f:
             f.write("go\n")
-        assert w.stdout.readline().strip() == "oom"
+        assert line() == "oom"
     # the cgroup is gone: the watcher says so and ends
     out, err = w.communicate(timeout=10)
     assert out.strip().splitlines()[-1] == "gone", (out, err)

@@ -1,6 +1,6 @@
-/* OOM notifications for `events`: v1 through an eventfd registered on memory.oom_control,
- * v2 through inotify on memory.events. Either way the caller polls one fd, then asks how many
- * OOM kills happened since it last asked. */
+/* OOM notifications for `events`: v1 through an eventfd registered on memory.oom_control (one
+ * signal per OOM), v2 through inotify on memory.events (its oom_kill counter). Either way the
+ * caller polls one fd, then asks how many OOM events happened since it last asked. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -20,8 +20,8 @@ struct cgroup_oom_watch {
     int fd;             /* the eventfd (v1) or the inotify fd (v2) */
     int dirfd;          /* the memory cgroup */
     char *path;
-    uint64_t kills;     /* the kill counter last seen */
-    bool have_counter;  /* v1 kernels before 4.13 have no oom_kill line */
+    uint64_t kills;     /* v2: memory.events' oom_kill last seen */
+    bool have_counter;
 };
 
 void cgroup_oom_watch_free(struct cgroup_oom_watch *w)
@@ -72,7 +72,7 @@ int cgroup_oom_watch_open(json_t *state, struct cgroup_oom_watch **out, struct e
         cgroup_oom_watch_free(w);
         return r;
     }
-    w->have_counter = read_counter(w, &w->kills) == 0;
+    w->have_counter = w->v2 && read_counter(w, &w->kills) == 0;
     if (w->v2) {
         w->fd = inotify_init1(IN_CLOEXEC | IN_NONBLOCK);
         _cleanup_free_ char *events = NULL;
@@ -127,12 +127,17 @@ int cgroup_oom_watch_read(struct cgroup_oom_watch *w, uint64_t *events, struct e
     }
     if (faccessat(w->dirfd, ".", F_OK, 0) < 0 || faccessat(w->dirfd, "cgroup.procs", F_OK, 0) < 0)
         return -ENOENT;
+    if (!w->v2) {
+        /* v1 signals the eventfd when the OOM killer is invoked, which can be before its
+         * oom_kill counter moves, and nothing follows that counter: count the signals */
+        *events = wakeups;
+        return 0;
+    }
+    /* v2 signals every change of memory.events, the oom_kill counter's too */
     uint64_t now = 0;
     if (w->have_counter && read_counter(w, &now) == 0) {
         *events = now > w->kills ? now - w->kills : 0;
         w->kills = now;
-    } else if (!w->v2) {
-        *events = wakeups;
     }
     return 0;
 }
