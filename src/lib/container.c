@@ -311,9 +311,17 @@ static int destroy_container(const struct runtime_opts *ro, struct container_sta
 int container_delete(const struct runtime_opts *ro, const char *id, bool force, struct error **err)
 {
     _cleanup_state_ struct container_state *st = NULL;
-    int r = state_load(ro->root, id, true, &st, err);
-    if (r < 0)
+    _cleanup_error_ struct error *lerr = NULL;
+    int r = state_load(ro->root, id, true, &st, &lerr);
+    /* `delete --force` of a container that is already gone succeeds, as in runc:
+     * podman and conmon call it to clean up after a create that failed */
+    if (r == -ENOENT && force)
+        return 0;
+    if (r < 0) {
+        if (err)
+            *err = TAKE_PTR(lerr);
         return r;
+    }
     enum container_status s = state_status(st);
     if (s != STATUS_STOPPED) {
         if (s != STATUS_CREATED && !force)
