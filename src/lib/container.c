@@ -344,11 +344,13 @@ int container_kill(const struct runtime_opts *ro, const char *id, int sig, bool 
     int r = state_load(ro->root, id, false, &st, err);
     if (r < 0)
         return r;
+    /* --all goes through the cgroup even once the init has exited: without a
+     * pid namespace its children outlive it, and the runc shim kills them so */
+    if (all && st->cgroup)
+        return cgroup_kill_all(st->cgroup, sig, err);
     enum container_status s = state_status(st);
     if (s == STATUS_STOPPED)
         return error_set(err, ESRCH, "container not running: %s", id);
-    if (all && st->cgroup)
-        return cgroup_kill_all(st->cgroup, sig, err);
     _cleanup_close_ int pidfd = (int)syscall(SYS_pidfd_open, st->pid, 0);
     /* the pidfd pins the process: check it is still the init we started */
     if (pidfd < 0 || !pid_alive(st))

@@ -8,6 +8,7 @@ import json
 import os
 import shutil
 import signal
+import stat
 import subprocess
 import tarfile
 import time
@@ -344,7 +345,7 @@ class kvm_device:
     def __enter__(self):
         self.made = False
         if not os.path.exists("/dev/kvm"):
-            os.mknod("/dev/kvm", 0o660 | __import__("stat").S_IFCHR, os.makedev(10, 232))
+            os.mknod("/dev/kvm", 0o660 | stat.S_IFCHR, os.makedev(10, 232))
             self.made = True
         return self
 
@@ -503,3 +504,47 @@ class Containerd:
                     check=False)
         unmount_all_under(self.base)
         return left
+
+
+# ---------------------------------------------------------------------------
+# plain bundles, for the command-line checks in test_client_compat.py
+
+
+def make_bundle(dest, args, namespaces=("pid", "ipc", "uts", "mount", "network"), rootfs=None):
+    """A bundle running ``args`` in a busybox rootfs (copied from ``rootfs``
+    when given), with the listed namespaces and no terminal."""
+    dest = Path(dest)
+    dest.mkdir(parents=True, exist_ok=True)
+    if rootfs:
+        shutil.copytree(rootfs, dest / "rootfs", symlinks=True)
+    else:
+        busybox_rootfs(dest / "rootfs")
+    # a /dev/null of the rootfs's own: the bundle mounts no /dev (sh opens it for `&`)
+    null = dest / "rootfs" / "dev" / "null"
+    if not null.exists():
+        os.mknod(null, 0o666 | stat.S_IFCHR, os.makedev(1, 3))
+    config = {
+        "ociVersion": "1.0.2",
+        "process": {"terminal": False, "user": {"uid": 0, "gid": 0}, "args": list(args),
+                    "env": ["PATH=/bin"], "cwd": "/"},
+        "root": {"path": "rootfs"},
+        "hostname": "krunc-test" if "uts" in namespaces else None,
+        "mounts": [{"destination": "/proc", "type": "proc", "source": "proc"}],
+        "linux": {"namespaces": [{"type": n} for n in namespaces]},
+    }
+    if config["hostname"] is None:
+        del config["hostname"]
+    (dest / "config.json").write_text(json.dumps(config))
+    return dest
+
+
+def krunc_quiet(*args, root):
+    """krunc create/run -d: its container inherits stdio, so give it none of
+    our pipes (they would stay open as long as the container runs)."""
+    import tempfile
+    with tempfile.TemporaryFile(mode="w+") as errf:
+        p = subprocess.run([KRUNC, "--root", str(root)] + [str(a) for a in args],
+                           stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=errf,
+                           timeout=COMMAND_TIMEOUT)
+        errf.seek(0)
+        assert p.returncode == 0, "`krunc %s` failed: %s" % (" ".join(map(str, args)), errf.read())
