@@ -12,13 +12,15 @@ Run alone with:  /usr/bin/python3 -m pytest -m clients tests/integration
 """
 
 import os
+import re
 import shutil
 import subprocess
 import uuid
 
 import pytest
 
-from clients_util import (KRUN_ANNOTATION, KRUNC, Containerd, busybox_rootfs, cgroup_dir,
+from cri_client import CONTAINER_EXITED, CONTAINER_RUNNING
+from clients_util import (KRUN_ANNOTATION, KRUNC, REPO, Containerd, busybox_rootfs, cgroup_dir,
                           expect_rc, fake_libkrun, kvm_device, oci_image_archive, read_text,
                           require_fake_libkrun, run_in_pty, wait_until)
 
@@ -224,3 +226,133 @@ def test_run_tty(ct):
     assert rc == 3, out
     lines = out.replace(b"\r", b"").split(b"\n")
     assert b"42" in lines and b"/dev/pts/0" in lines, out
+
+
+# ---------------------------------------------------------------------------
+# Kubernetes: containerd's CRI plugin with the runtimes of docs/kubernetes.md
+
+
+def kubernetes_doc_containerd_toml():
+    """The containerd block of docs/kubernetes.md, as a user copies it."""
+    doc = (REPO / "docs" / "kubernetes.md").read_text()
+    for block in re.findall(r"```toml\n(.*?)```", doc, re.S):
+        if "runtimes.krunc" in block and "io.containerd.grpc.v1.cri" in block:
+            return block
+    raise AssertionError("docs/kubernetes.md has no containerd runtimes.krunc block")
+
+
+@pytest.fixture(scope="module")
+def cri(tmp_path_factory):
+    """containerd with its CRI plugin, configured with the docs' runtimes
+    (binaries pointed at this build), and a CRI client to it."""
+    try:
+        from cri_client import RuntimeService
+    except ImportError as e:
+        pytest.fail("the CRI test needs python3-grpcio (make deps installs it): %s" % e)
+    base = tmp_path_factory.mktemp("cri")
+    krun_link = base / "krun"
+    krun_link.symlink_to(KRUNC)
+    runtime_root = base / "runtime-root"
+    block = kubernetes_doc_containerd_toml()
+    assert '"/usr/local/bin/krunc"' in block and '"/usr/local/bin/krun"' in block
+    block = block.replace('"/usr/local/bin/krunc"', '"%s"' % KRUNC)
+    block = block.replace('"/usr/local/bin/krun"', '"%s"' % krun_link)
+    # krunc's state in a private --root (the shim's Root option)
+    block = re.sub(r"(\n(\s*)BinaryName = [^\n]*)", r'\1\n\2Root = "%s"' % runtime_root, block)
+    (base / "cni-bin").mkdir()
+    (base / "cni-conf").mkdir()
+    test_config = (
+        '[plugins."io.containerd.grpc.v1.cri"]\n'
+        '  sandbox_image = "localhost/krunc-pause:latest"\n'
+        '  stream_server_address = "127.0.0.1"\n'
+        '  stream_server_port = "0"\n'
+        '  enable_selinux = false\n'
+        # root here lacks CAP_SYS_RESOURCE: the sandbox's oomScoreAdj -998 cannot be set
+        '  restrict_oom_score_adj = true\n'
+        '  [plugins."io.containerd.grpc.v1.cri".cni]\n'
+        '    bin_dir = "%s"\n    conf_dir = "%s"\n'
+        '  [plugins."io.containerd.grpc.v1.cri".containerd]\n'
+        '    snapshotter = "native"\n'
+        '    default_runtime_name = "krunc"\n' % (base / "cni-bin", base / "cni-conf"))
+    env = dict(os.environ)
+    lib = fake_libkrun()
+    if lib:
+        env["KRUNC_LIBKRUN"] = str(lib)
+    c = Containerd(base / "containerd", KRUNC, cri=True, env=env,
+                   extra_config=test_config + block)
+    c.runc_root = runtime_root
+    c.namespace = "k8s.io"
+    c.start()
+    rs = None
+    try:
+        rootfs = busybox_rootfs(base / "rootfs")
+        oci_image_archive(rootfs, base / "image.tar", IMAGE)
+        oci_image_archive(rootfs, base / "pause.tar", "localhost/krunc-pause:latest",
+                          cmd=("sleep", "2147483647"))
+        for tar in ("image.tar", "pause.tar"):
+            c.ctr("images", "import", "--snapshotter", "native", base / tar)
+        rs = RuntimeService(c.address)
+        assert rs.version()[0] == "containerd"
+        yield c, rs, base
+    finally:
+        if rs:
+            rs.close()
+        c.stop()
+        shutil.rmtree(base, ignore_errors=True)
+
+
+@pytest.mark.parametrize("handler,annotations", [
+    ("krunc", {}),
+    ("krun", {}),
+    ("krunc", {"run.oci.handler": "krun"}),
+], ids=["krunc", "krun-handler", "krunc-annotation"])
+def test_cri_pod(cri, handler, annotations):
+    """A pod as the kubelet runs it, with the RuntimeClass handler `handler`."""
+    import grpc
+    c, rs, base = cri
+    vm = handler == "krun" or annotations.get("run.oci.handler") == "krun"
+    kvm = kvm_device()
+    if vm:
+        require_fake_libkrun()
+        kvm.__enter__()
+    name = "pod-" + uuid.uuid4().hex[:8]
+    logs = base / "logs" / name
+    logs.mkdir(parents=True)
+    sandbox_cfg = rs.sandbox_config(name, name, str(logs), annotations)
+    sid = cid = None
+    try:
+        sid = rs.run_pod_sandbox(sandbox_cfg, handler)
+        cid = rs.create_container(sid, sandbox_cfg, "main", IMAGE,
+                                  ["sh", "-c", "echo hello-from-cri; exec sleep 1000"], "main.log")
+        rs.start_container(cid)
+        # BinaryName took effect: the containers are in krunc's (private) root
+        assert {sid, cid} <= set(c.runtime_leftovers()), c.runtime_leftovers()
+        line = wait_until(lambda: (logs / "main.log").exists() and (logs / "main.log").read_text(),
+                          "the container's log")
+        assert line.split(" ", 1)[1] == "stdout F hello-from-cri\n", line
+        assert rs.container_status(cid)[0] == CONTAINER_RUNNING
+        if vm:
+            with pytest.raises(grpc.RpcError) as e:
+                rs.exec_sync(cid, ["echo", "hi"])
+            assert "krun" in e.value.details(), e.value.details()
+        else:
+            assert rs.exec_sync(cid, ["sh", "-c", "echo from-exec; exit 3"]) == ("from-exec\n", "", 3)
+        rs.stop_container(cid, 0)
+        state, code, reason, _ = rs.container_status(cid)
+        assert (state, code) == (CONTAINER_EXITED, 137), (state, code, reason)
+        rs.remove_container(cid)
+        cid = None
+        rs.stop_pod_sandbox(sid)
+        rs.remove_pod_sandbox(sid)
+        sid = None
+        assert c.runtime_leftovers() == []
+    finally:
+        try:
+            if cid:
+                rs.remove_container(cid)
+            if sid:
+                rs.stop_pod_sandbox(sid)
+                rs.remove_pod_sandbox(sid)
+        finally:
+            if vm:
+                kvm.__exit__(None, None, None)
