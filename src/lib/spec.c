@@ -364,14 +364,10 @@ static int parse_rlimits(struct spec *spec, json_t *process, struct spec_process
     return 0;
 }
 
-static int parse_process(struct spec *spec, json_t *linux_obj, struct error **err)
+int spec_parse_process(struct spec *spec, json_t *process, json_t *linux_obj, struct spec_process *p,
+                       struct error **err)
 {
-    json_t *process;
-    TRY(json_get_typed(spec->json, "", "process", JSON_OBJECT, &process, err));
-    if (!process)
-        return error_set(err, EINVAL, "process: missing required object");
-    struct spec_process *p = &spec->process;
-
+    memset(p, 0, sizeof(*p));
     TRY(json_get_bool(process, "process", "terminal", &p->terminal, err));
     json_t *cs;
     TRY(json_get_typed(process, "process", "consoleSize", JSON_OBJECT, &cs, err));
@@ -407,6 +403,15 @@ static int parse_process(struct spec *spec, json_t *linux_obj, struct error **er
     }
     TRY(json_get_bool(process, "process", "noNewPrivileges", &p->no_new_privileges, err));
     return process_security_parse(spec, process, "process", linux_obj, &p->security, err);
+}
+
+static int parse_process(struct spec *spec, json_t *linux_obj, struct error **err)
+{
+    json_t *process;
+    TRY(json_get_typed(spec->json, "", "process", JSON_OBJECT, &process, err));
+    if (!process)
+        return error_set(err, EINVAL, "process: missing required object");
+    return spec_parse_process(spec, process, linux_obj, &spec->process, err);
 }
 
 static int parse_mounts(struct spec *spec, struct error **err)

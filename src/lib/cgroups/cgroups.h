@@ -20,6 +20,8 @@ int cgroup_resources_check(json_t *resources, struct error **err);
 int cgroup_create(const struct spec *spec, const struct cgroup_opts *opts, pid_t pid,
                   json_t **state_out, struct error **err);
 int cgroup_destroy(json_t *state, struct error **err);
+/* Move pid into every cgroup that `like` is in (exec joins the init's). */
+int cgroup_join_like(pid_t like, pid_t pid, struct error **err);
 /* Signal every process in the cgroup. */
 int cgroup_kill_all(json_t *state, int sig, struct error **err);
 int cgroup_pids(json_t *state, pid_t **pids, size_t *n, struct error **err);

@@ -1,0 +1,96 @@
+/* Put a process into the cgroups of another one (exec joins the init's). */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../cleanup.h"
+#include "../util.h"
+#include "cgroups.h"
+
+/* Is every controller of the comma-separated list `want` among the mount's super options? */
+static bool has_controllers(const char *super_opts, const char *want)
+{
+    _cleanup_free_ char *w = strdup(want);
+    char *save = NULL;
+    for (char *c = strtok_r(w, ",", &save); c; c = strtok_r(NULL, ",", &save)) {
+        bool found = false;
+        const char *p = super_opts;
+        size_t n = strlen(c);
+        while (p && *p) {
+            if (strncmp(p, c, n) == 0 && (p[n] == ',' || p[n] == '\0'))
+                found = true;
+            p = strchr(p, ',');
+            if (p)
+                p++;
+        }
+        if (!found)
+            return false;
+    }
+    return true;
+}
+
+/* The mount point of the hierarchy: controllers "" means cgroup2. *root gets its mount root. */
+static char *find_mount(const char *mountinfo, const char *controllers, char **root)
+{
+    const char *line = mountinfo;
+    while (line && *line) {
+        const char *end = strchr(line, '\n');
+        size_t len = end ? (size_t)(end - line) : strlen(line);
+        _cleanup_free_ char *l = strndup(line, len);
+        line = end ? end + 1 : NULL;
+        /* id parent maj:min root mountpoint opts [optional...] - fstype source superopts */
+        char *sep = strstr(l, " - ");
+        if (!sep)
+            continue;
+        char fstype[32], source[256], super[512];
+        if (sscanf(sep + 3, "%31s %255s %511s", fstype, source, super) != 3)
+            continue;
+        bool v2 = strcmp(fstype, "cgroup2") == 0;
+        if (!(v2 && !*controllers) && !(strcmp(fstype, "cgroup") == 0 && *controllers && has_controllers(super, controllers)))
+            continue;
+        char mroot[4096], mpoint[4096];
+        if (sscanf(l, "%*s %*s %*s %4095s %4095s", mroot, mpoint) != 2)
+            continue;
+        *root = strdup(mroot);
+        return strdup(mpoint);
+    }
+    return NULL;
+}
+
+int cgroup_join_like(pid_t like, pid_t pid, struct error **err)
+{
+    char path[64];
+    snprintf(path, sizeof(path), "/proc/%d/cgroup", (int)like);
+    _cleanup_free_ char *cgroups = NULL, *mountinfo = NULL;
+    int r = read_file_at(AT_FDCWD, path, &cgroups, NULL);
+    if (r < 0)
+        return error_sys(err, -r, "read %s", path);
+    if ((r = read_file_at(AT_FDCWD, "/proc/self/mountinfo", &mountinfo, NULL)) < 0)
+        return error_sys(err, -r, "read /proc/self/mountinfo");
+    char pidbuf[16];
+    int n = snprintf(pidbuf, sizeof(pidbuf), "%d", (int)pid);
+    char *save = NULL;
+    for (char *line = strtok_r(cgroups, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+        char *c1 = strchr(line, ':');
+        char *c2 = c1 ? strchr(c1 + 1, ':') : NULL;
+        if (!c2)
+            continue;
+        *c2 = '\0';
+        const char *controllers = c1 + 1, *cgpath = c2 + 1;
+        _cleanup_free_ char *root = NULL;
+        _cleanup_free_ char *mount = find_mount(mountinfo, controllers, &root);
+        if (!mount)
+            continue;   /* a hierarchy not mounted here */
+        size_t rl = strlen(root);
+        if (strcmp(root, "/") != 0 && strncmp(cgpath, root, rl) == 0)
+            cgpath += rl;
+        _cleanup_free_ char *procs = NULL;
+        if (asprintf(&procs, "%s%s/cgroup.procs", mount, cgpath) < 0)
+            return error_set(err, ENOMEM, "out of memory");
+        if ((r = write_file_at(AT_FDCWD, procs, pidbuf, (size_t)n, 0, 0)) < 0)
+            return error_sys(err, -r, "join cgroup: write %s", procs);
+    }
+    return 0;
+}
