@@ -321,10 +321,8 @@ def fake_libkrun():
     """The libkrun test double built with krunc, or None when it has not
     landed yet (tests/fake-libkrun)."""
     build = Path(os.environ.get("KRUNC_BUILD", str(Path(KRUNC).resolve().parent)))
-    for cand in sorted(build.glob("tests/fake-libkrun/libkrun.so*")):
-        if cand.is_file():
-            return cand
-    return None
+    cand = build / "tests" / "fake-libkrun" / "default" / "libkrun.so.1"
+    return cand if cand.is_file() else None
 
 
 def require_fake_libkrun():
