@@ -11,8 +11,8 @@
 #include "lib/log.h"
 
 const struct command *const commands[] = {
-    &cmd_create, &cmd_start, &cmd_run, &cmd_state, &cmd_kill, &cmd_delete, &cmd_list, &cmd_spec, &cmd_features,
-    NULL,
+    &cmd_create, &cmd_start, &cmd_run, &cmd_exec, &cmd_ps, &cmd_state, &cmd_kill, &cmd_delete, &cmd_list, &cmd_spec,
+    &cmd_features, NULL,
 };
 
 static void print_usage(FILE *out)

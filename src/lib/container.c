@@ -23,9 +23,11 @@
 #include "hooks.h"
 #include "log.h"
 #include "namespaces.h"
+#include "seccomp.h"
 #include "spawn.h"
 #include "spec.h"
 #include "state.h"
+#include "terminal.h"
 #include "util.h"
 
 static void spec_freep(struct spec **s) { spec_free(*s); }
@@ -103,9 +105,11 @@ static int store_config(int dirfd, const struct spec *spec, struct error **err)
     return r < 0 ? error_sys(err, -r, "store the config") : 0;
 }
 
-/* Everything `create` does; *pid_out is the init's pid. */
+/* Everything `create` does; *pid_out is the init's pid. For `run` in the
+ * foreground with a terminal, *console_out (when not NULL) gets the runtime's
+ * end of the console socket pair, else -1. */
 static int create_container(const struct runtime_opts *ro, const struct create_opts *co, pid_t *pid_out,
-                            struct error **err)
+                            int *console_out, struct error **err)
 {
     int r = state_check_id(co->id, err);
     if (r < 0)
@@ -117,8 +121,8 @@ static int create_container(const struct runtime_opts *ro, const struct create_o
         return error_set(err, EINVAL, "process.terminal is true, but no --console-socket was given to receive the pty");
     if (!spec->process.terminal && co->console_socket)
         return error_set(err, EINVAL, "--console-socket given, but process.terminal is false");
-    if (spec->process.terminal && !co->console_socket)
-        return error_set(err, ENOTSUP, "process.terminal in the foreground is not supported yet");
+    if ((r = seccomp_profile_compile(spec->linux.seccomp, err)) < 0)
+        return r;
 
     const struct executor *ex;
     if ((r = executor_select(spec, ro->forced_handler, &ex, err)) < 0)
@@ -127,7 +131,7 @@ static int create_container(const struct runtime_opts *ro, const struct create_o
     if ((r = ex->pre_exec(&ectx, spec, spec->bundle, err)) < 0)
         return r;
 
-    _cleanup_close_ int dirfd = -1, lockfd = -1, console_fd = -1, sync_fd = -1;
+    _cleanup_close_ int dirfd = -1, lockfd = -1, console_fd = -1, sync_fd = -1, console_runtime = -1;
     _cleanup_free_ char *created = NULL, *state_json = NULL;
     struct container_state st;
     pid_t pid = -1;
@@ -143,6 +147,9 @@ static int create_container(const struct runtime_opts *ro, const struct create_o
     if ((r = store_config(dirfd, spec, err)) < 0)
         goto fail;
     if (co->console_socket && (console_fd = r = connect_console_socket(co->console_socket, err)) < 0)
+        goto fail;
+    /* foreground with a terminal: the runtime itself receives the pty master */
+    if (spec->process.terminal && !co->console_socket && (r = console_socketpair(&console_runtime, &console_fd, err)) < 0)
         goto fail;
 
     struct spawn_args sa = {
@@ -199,6 +206,8 @@ static int create_container(const struct runtime_opts *ro, const struct create_o
     if (ex->release)
         ex->release(&ectx);
     *pid_out = pid;
+    if (console_out)
+        *console_out = TAKE_FD(console_runtime);
     return 0;
 
 fail:
@@ -219,7 +228,7 @@ fail:
 int container_create(const struct runtime_opts *ro, const struct create_opts *co, struct error **err)
 {
     pid_t pid;
-    return create_container(ro, co, &pid, err);
+    return create_container(ro, co, &pid, NULL, err);
 }
 
 static bool pid_alive(const struct container_state *st)
@@ -440,7 +449,8 @@ int container_run(const struct runtime_opts *ro, const struct create_opts *co, i
         sigprocmask(SIG_BLOCK, &mask, &old);
     }
     pid_t pid;
-    int r = create_container(ro, co, &pid, err);
+    _cleanup_close_ int console = -1, master = -1;
+    int r = create_container(ro, co, &pid, co->detach ? NULL : &console, err);
     if (r < 0)
         return r;
     r = container_start(ro, co->id, err);
@@ -451,6 +461,16 @@ int container_run(const struct runtime_opts *ro, const struct create_opts *co, i
     *exit_status = 0;
     if (co->detach)
         return 0;
+    /* a terminal in the foreground: the user's tty <-> the container's pty until it exits */
+    if (console >= 0 && ((r = console_receive_master(console, &master, err)) < 0 ||
+                         (r = terminal_proxy(master, pid, err)) < 0)) {
+        kill(pid, SIGKILL);
+        int ignored;
+        forward_until_exit(pid, &mask, &ignored, NULL);
+        sigprocmask(SIG_SETMASK, &old, NULL);
+        container_delete(ro, co->id, true, NULL);
+        return r;
+    }
     r = forward_until_exit(pid, &mask, exit_status, err);
     sigprocmask(SIG_SETMASK, &old, NULL);
     _cleanup_error_ struct error *derr = NULL;

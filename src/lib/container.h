@@ -34,3 +34,34 @@ int container_delete(const struct runtime_opts *ro, const char *id, bool force, 
 int container_state(const struct runtime_opts *ro, const char *id, json_t **out, struct error **err);
 /* Every container's OCI state, for list. */
 int container_list(const struct runtime_opts *ro, json_t **out, struct error **err);
+
+/* `exec`: a new process in a running (or created) container. */
+struct exec_opts {
+    const char *id;
+    const char *process_path;   /* --process FILE: the whole process object */
+    char **args;                /* CMD... (when no --process) */
+    size_t n_args;
+    bool tty;                   /* -t */
+    bool detach;                /* -d */
+    const char *console_socket;
+    const char **env;           /* -e KEY=VALUE, set over the config's */
+    size_t n_env;
+    const char *cwd;
+    const char *user;           /* "UID[:GID]" */
+    const char **additional_gids;   /* each "G[,G...]", added */
+    size_t n_additional_gids;
+    const char **caps;          /* --cap, added */
+    size_t n_caps;
+    bool no_new_privs;
+    const char *apparmor;
+    const char *process_label;
+    const char *pid_file;
+    int preserve_fds;
+    const char **cgroups;       /* --cgroup "[controller:]path" */
+    size_t n_cgroups;
+    bool ignore_paused;
+};
+/* Unless detached, waits and sets *exit_status (128+N when killed by signal N). */
+int container_exec(const struct runtime_opts *ro, const struct exec_opts *eo, int *exit_status, struct error **err);
+/* The pids in the container's cgroup (malloc'd). */
+int container_ps(const struct runtime_opts *ro, const char *id, pid_t **pids, size_t *n, struct error **err);

@@ -15,6 +15,8 @@ struct executor_ctx {
 struct executor {
     const char *name;           /* "default", "krun" */
     const char *const *annotations;     /* annotations it reads, NULL-terminated (for `features`) */
+    /* Why `exec` into its containers is refused; NULL: allowed. */
+    const char *exec_refusal;
     bool (*can_handle)(const struct spec *);
     /* Runtime process, after config.json is read, before any namespace. May change spec. */
     int (*pre_exec)(struct executor_ctx *, struct spec *, const char *bundle, struct error **);
@@ -40,5 +42,11 @@ extern const struct executor *const executors[];
  * value is an error. */
 int executor_select(const struct spec *spec, const char *forced, const struct executor **out, struct error **err);
 const struct executor *executor_by_name(const char *name);
+
+/* `krunc exec` into a container whose state names executor_name (NULL or
+ * unknown: the default executor): may it run a process there? */
+bool executor_allows_exec(const char *executor_name);
+/* The same as an error for container id: 0, or -EPERM with the reason. */
+int executor_check_exec(const char *executor_name, const char *id, struct error **err);
 
 #define HANDLER_ANNOTATION "run.oci.handler"

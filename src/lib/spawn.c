@@ -152,8 +152,15 @@ static int init_setup(const struct spawn_args *a, int sync_fd, json_t *state, in
         close(a->console_fd);
     if ((r = process_set_rlimits(&spec->process, err)) < 0 ||
         (r = process_set_oom_score_adj(&spec->process, err)) < 0 ||
-        (r = process_security_prepare(spec->process.security, err)) < 0 ||
-        (r = process_switch_user(&spec->process.user, err)) < 0 ||
+        (r = process_security_prepare(spec->process.security, err)) < 0)
+        return r;
+    if (seccomp_profile_load_early(spec->linux.seccomp, spec->process.no_new_privileges)) {
+        /* without no_new_privs, loading needs CAP_SYS_ADMIN: before the uid switch, as runc does */
+        _cleanup_free_ char *s = state_with_status(state, "creating");
+        if ((r = seccomp_profile_apply(spec->linux.seccomp, *listener_fd, s, err)) < 0)
+            return r;
+    }
+    if ((r = process_switch_user(&spec->process.user, err)) < 0 ||
         (r = process_enter_cwd(&spec->process, err)) < 0 ||
         (r = process_security_apply(spec->process.security, spec->process.no_new_privileges, err)) < 0)
         return r;
@@ -204,7 +211,8 @@ static void __attribute__((noreturn)) init_main(const struct spawn_args *a, int 
     }
     running = state_with_status(state, "running");
     json_decref(state);
-    if (seccomp_profile_apply(spec->linux.seccomp, listener_fd, running, &err) < 0)
+    if (!seccomp_profile_load_early(spec->linux.seccomp, spec->process.no_new_privileges) &&
+        seccomp_profile_apply(spec->linux.seccomp, listener_fd, running, &err) < 0)
         goto fail;
     environ = (char **)spec->process.env;
     a->executor->exec(a->exec_ctx, spec, &err);

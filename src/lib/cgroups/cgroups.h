@@ -22,6 +22,10 @@ int cgroup_create(const struct spec *spec, const struct cgroup_opts *opts, pid_t
 int cgroup_destroy(json_t *state, struct error **err);
 /* Move pid into every cgroup that `like` is in (exec joins the init's). */
 int cgroup_join_like(pid_t like, pid_t pid, struct error **err);
+/* exec --cgroup "[controller[,controller]:]path": move pid on into the existing
+ * sub-cgroup path of the cgroup it is in, on every hierarchy, or only on those
+ * with the controllers named. */
+int cgroup_join_sub(pid_t pid, const char *arg, struct error **err);
 /* Signal every process in the cgroup. */
 int cgroup_kill_all(json_t *state, int sig, struct error **err);
 int cgroup_pids(json_t *state, pid_t **pids, size_t *n, struct error **err);

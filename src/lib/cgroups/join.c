@@ -94,3 +94,52 @@ int cgroup_join_like(pid_t like, pid_t pid, struct error **err)
     }
     return 0;
 }
+
+int cgroup_join_sub(pid_t pid, const char *arg, struct error **err)
+{
+    /* "[controller[,controller]:]path", path relative to the cgroups pid is in */
+    const char *colon = strchr(arg, ':');
+    _cleanup_free_ char *want = colon ? strndup(arg, (size_t)(colon - arg)) : NULL;
+    const char *sub = colon ? colon + 1 : arg;
+    if (!*sub || strstr(sub, "..") || sub[0] == '/')
+        return error_set(err, EINVAL, "--cgroup: \"%s\": the sub-cgroup must be a relative path without \"..\"", arg);
+    char path[64];
+    snprintf(path, sizeof(path), "/proc/%d/cgroup", (int)pid);
+    _cleanup_free_ char *cgroups = NULL, *mountinfo = NULL;
+    int r = read_file_at(AT_FDCWD, path, &cgroups, NULL);
+    if (r < 0)
+        return error_sys(err, -r, "read %s", path);
+    if ((r = read_file_at(AT_FDCWD, "/proc/self/mountinfo", &mountinfo, NULL)) < 0)
+        return error_sys(err, -r, "read /proc/self/mountinfo");
+    char pidbuf[16];
+    int n = snprintf(pidbuf, sizeof(pidbuf), "%d", (int)pid);
+    bool joined = false;
+    char *save = NULL;
+    for (char *line = strtok_r(cgroups, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+        char *c1 = strchr(line, ':');
+        char *c2 = c1 ? strchr(c1 + 1, ':') : NULL;
+        if (!c2)
+            continue;
+        *c2 = '\0';
+        const char *controllers = c1 + 1, *cgpath = c2 + 1;
+        if (want && !(*controllers && has_controllers(controllers, want)))
+            continue;
+        _cleanup_free_ char *root = NULL;
+        _cleanup_free_ char *mount = find_mount(mountinfo, controllers, &root);
+        if (!mount)
+            continue;
+        size_t rl = strlen(root);
+        if (strcmp(root, "/") != 0 && strncmp(cgpath, root, rl) == 0)
+            cgpath += rl;
+        _cleanup_free_ char *procs = NULL;
+        if (asprintf(&procs, "%s%s/%s/cgroup.procs", mount, strcmp(cgpath, "/") ? cgpath : "", sub) < 0)
+            return error_set(err, ENOMEM, "out of memory");
+        if ((r = write_file_at(AT_FDCWD, procs, pidbuf, (size_t)n, 0, 0)) < 0)
+            return error_sys(err, -r, "--cgroup \"%s\": write %s", arg, procs);
+        joined = true;
+    }
+    if (!joined)
+        return error_set(err, ENOENT, "--cgroup \"%s\": no cgroup hierarchy%s%s", arg, want ? " with controller " : "",
+                         want ? want : "");
+    return 0;
+}
