@@ -108,7 +108,7 @@ def test_man_page_covers_every_annotation():
             for x in v:
                 walk(x)
         elif isinstance(v, str):
-            names.update(re.findall(r"\b(?:krun\.[a-z_]+|run\.oci\.handler)\b", v))
+            names.update(re.findall(r"(?<![\w.])(?:krun\.[a-z_]+|run\.oci\.handler)\b", v))
     walk(feats)
     assert "run.oci.handler" in names
     md = MAN_MD.read_text()
