@@ -248,22 +248,37 @@ int container_start(const struct runtime_opts *ro, const char *id, struct error 
     _cleanup_close_ int fifo = openat(st->dirfd, EXEC_FIFO, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
     if (fifo < 0)
         return error_sys(err, errno, "open the exec fifo of %s", id);
-    /* the init is blocked opening the other end; it writes one byte once it has */
+    /* The init is blocked opening the other end. Once it has, it runs the
+     * startContainer hooks and writes '0' (then the fifo closes when its
+     * exec succeeds) or '1' and what failed. */
+    char buf[4096];
+    size_t got = 0;
     for (;;) {
         struct pollfd p = { .fd = fifo, .events = POLLIN };
         int n = poll(&p, 1, 100);
-        if (n > 0) {
-            char c;
-            ssize_t got = read(fifo, &c, 1);
-            if (got == 1)
-                break;
-            if (got < 0 && errno == EAGAIN)
-                continue;
-        }
         if (n < 0 && errno != EINTR)
             return error_sys(err, errno, "wait for the init of %s", id);
-        if (!pid_alive(st))
+        if (n > 0) {
+            ssize_t k = read(fifo, buf + got, sizeof(buf) - 1 - got);
+            if (k > 0) {
+                got += (size_t)k;
+                if (got < sizeof(buf) - 1)
+                    continue;
+            }
+            if (k < 0 && errno == EAGAIN)
+                continue;
+            if (k == 0 || got == sizeof(buf) - 1)
+                break;      /* the writer is gone: exec'd, or exited */
+        }
+        if (!got && !pid_alive(st))
             return error_set(err, ESRCH, "the init of container %s has exited", id);
+    }
+    buf[got] = '\0';
+    if (got == 0)
+        return error_set(err, ESRCH, "the init of container %s has exited", id);
+    if (buf[0] != '0') {
+        unlinkat(st->dirfd, EXEC_FIFO, 0);
+        return error_set(err, EIO, "start %s: %s", id, got > 1 ? buf + 1 : "the container init failed");
     }
     unlinkat(st->dirfd, EXEC_FIFO, 0);
 
@@ -400,54 +415,11 @@ int container_list(const struct runtime_opts *ro, json_t **out, struct error **e
 
 /* ---- run ---- */
 
-static int exit_code_of(int status)
-{
-    if (WIFEXITED(status))
-        return WEXITSTATUS(status);
-    if (WIFSIGNALED(status))
-        return 128 + WTERMSIG(status);
-    return 255;
-}
-
-/* Forward signals to the init until it exits; reap whatever else we inherit. */
-static int forward_until_exit(pid_t init, const sigset_t *mask, int *exit_status, struct error **err)
-{
-    _cleanup_close_ int sfd = signalfd(-1, mask, SFD_CLOEXEC);
-    if (sfd < 0)
-        return error_sys(err, errno, "signalfd");
-    for (;;) {
-        int status;
-        pid_t p;
-        while ((p = waitpid(-1, &status, WNOHANG)) > 0) {
-            if (p == init) {
-                *exit_status = exit_code_of(status);
-                return 0;
-            }
-        }
-        if (p < 0 && errno == ECHILD)
-            return error_set(err, ECHILD, "lost track of the container init %d", (int)init);
-        struct signalfd_siginfo si;
-        ssize_t n = read(sfd, &si, sizeof(si));
-        if (n != sizeof(si))
-            continue;
-        if (si.ssi_signo != SIGCHLD)
-            kill(init, (int)si.ssi_signo);
-    }
-}
-
 int container_run(const struct runtime_opts *ro, const struct create_opts *co, int *exit_status, struct error **err)
 {
     sigset_t mask, old;
-    sigfillset(&mask);
-    sigdelset(&mask, SIGSEGV);
-    sigdelset(&mask, SIGBUS);
-    sigdelset(&mask, SIGILL);
-    sigdelset(&mask, SIGFPE);
-    if (!co->detach) {
-        /* inherit the init if an intermediate process started it */
-        prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
-        sigprocmask(SIG_BLOCK, &mask, &old);
-    }
+    if (!co->detach)
+        foreground_begin(&mask, &old);   /* the init may come from an intermediate process */
     pid_t pid;
     _cleanup_close_ int console = -1, master = -1;
     int r = create_container(ro, co, &pid, co->detach ? NULL : &console, err);
@@ -466,12 +438,12 @@ int container_run(const struct runtime_opts *ro, const struct create_opts *co, i
                          (r = terminal_proxy(master, pid, err)) < 0)) {
         kill(pid, SIGKILL);
         int ignored;
-        forward_until_exit(pid, &mask, &ignored, NULL);
+        foreground_wait(pid, &mask, &ignored, NULL);
         sigprocmask(SIG_SETMASK, &old, NULL);
         container_delete(ro, co->id, true, NULL);
         return r;
     }
-    r = forward_until_exit(pid, &mask, exit_status, err);
+    r = foreground_wait(pid, &mask, exit_status, err);
     sigprocmask(SIG_SETMASK, &old, NULL);
     _cleanup_error_ struct error *derr = NULL;
     if (container_delete(ro, co->id, true, &derr) < 0)

@@ -28,6 +28,7 @@
 #include "cgroups/cgroups.h"
 #include "cleanup.h"
 #include "executor.h"
+#include "spawn.h"
 #include "log.h"
 #include "process.h"
 #include "seccomp.h"
@@ -349,39 +350,6 @@ static int lift_fd(int *fd, int min, struct error **err)
     return 0;
 }
 
-static int exit_code_of(int status)
-{
-    if (WIFEXITED(status))
-        return WEXITSTATUS(status);
-    if (WIFSIGNALED(status))
-        return 128 + WTERMSIG(status);
-    return 255;
-}
-
-/* Forward signals to pid until it exits; reap the rest we inherit. */
-static int wait_forwarding(pid_t pid, const sigset_t *mask, int *exit_status, struct error **err)
-{
-    _cleanup_close_ int sfd = signalfd(-1, mask, SFD_CLOEXEC);
-    if (sfd < 0)
-        return error_sys(err, errno, "signalfd");
-    for (;;) {
-        int status;
-        pid_t p;
-        while ((p = waitpid(-1, &status, WNOHANG)) > 0)
-            if (p == pid) {
-                *exit_status = exit_code_of(status);
-                return 0;
-            }
-        if (p < 0 && errno == ECHILD)
-            return error_set(err, ECHILD, "lost track of the exec'd process %d", (int)pid);
-        struct signalfd_siginfo si;
-        if (read(sfd, &si, sizeof(si)) != sizeof(si))
-            continue;
-        if (si.ssi_signo != SIGCHLD)
-            kill(pid, (int)si.ssi_signo);
-    }
-}
-
 int container_exec(const struct runtime_opts *ro, const struct exec_opts *eo, int *exit_status, struct error **err)
 {
     *exit_status = 0;
@@ -392,9 +360,8 @@ int container_exec(const struct runtime_opts *ro, const struct exec_opts *eo, in
         return error_set(err, EINVAL, "cannot exec in a stopped container: %s", eo->id);
     if (status == STATUS_PAUSED && !eo->ignore_paused)
         return error_set(err, EINVAL, "cannot exec in a paused container: %s (use --ignore-paused)", eo->id);
-    if (st->executor && strcmp(st->executor, "default") != 0)
-        return error_set(err, ENOTSUP, "cannot exec in container %s: its process runs in a %s microVM", eo->id,
-                         st->executor);
+    if (st->executor)
+        TRY(executor_check_exec(st->executor, eo->id, err));
 
     _cleanup_spec_ struct spec *spec = NULL;
     TRY(load_spec(st, &spec, err));
@@ -434,16 +401,8 @@ int container_exec(const struct runtime_opts *ro, const struct exec_opts *eo, in
     state_free(TAKE_PTR(st));
 
     sigset_t mask, old;
-    sigfillset(&mask);
-    sigdelset(&mask, SIGSEGV);
-    sigdelset(&mask, SIGBUS);
-    sigdelset(&mask, SIGILL);
-    sigdelset(&mask, SIGFPE);
-    if (!eo->detach) {
-        /* the process is our grandchild: become its reaper */
-        prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
-        sigprocmask(SIG_BLOCK, &mask, &old);
-    }
+    if (!eo->detach)
+        foreground_begin(&mask, &old);   /* the process is our grandchild */
     struct exec_ctx c = { .eo = eo, .spec = spec, .init = init, .sock = child_sock, .console_fd = console_fd,
                           .listener_fd = listener_fd, .state_json = state_json };
     fflush(NULL);
@@ -515,11 +474,11 @@ int container_exec(const struct runtime_opts *ro, const struct exec_opts *eo, in
             (r = terminal_proxy(master, pid, err)) < 0) {
             kill(pid, SIGKILL);
             int ignored;
-            wait_forwarding(pid, &mask, &ignored, NULL);
+            foreground_wait(pid, &mask, &ignored, NULL);
             goto out;
         }
     }
-    r = wait_forwarding(pid, &mask, exit_status, err);
+    r = foreground_wait(pid, &mask, exit_status, err);
 out:
     if (!eo->detach)
         sigprocmask(SIG_SETMASK, &old, NULL);

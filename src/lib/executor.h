@@ -15,6 +15,7 @@ struct executor_ctx {
 struct executor {
     const char *name;           /* "default", "krun" */
     const char *const *annotations;     /* annotations it reads, NULL-terminated (for `features`) */
+    bool replaces_image;        /* exec is an execve: O_CLOEXEC fds close when it succeeds */
     /* Why `exec` into its containers is refused; NULL: allowed. */
     const char *exec_refusal;
     bool (*can_handle)(const struct spec *);

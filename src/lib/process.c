@@ -66,6 +66,17 @@ int process_switch_user(const struct spec_user *u, struct error **err)
     return 0;
 }
 
+int process_make_cwd(const struct spec_process *p, struct error **err)
+{
+    struct stat st;
+    if (stat(p->cwd, &st) == 0 || errno != ENOENT)
+        return 0;   /* present, or a problem that chdir will name */
+    int r = mkdir_p(p->cwd, 0755);
+    if (r < 0)
+        return error_sys(err, -r, "process.cwd: create \"%s\"", p->cwd);
+    return 0;
+}
+
 int process_enter_cwd(const struct spec_process *p, struct error **err)
 {
     if (chdir(p->cwd) < 0)

@@ -9,6 +9,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
+#include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -142,7 +144,8 @@ static int init_setup(const struct spawn_args *a, int sync_fd, json_t *state, in
         return r;
     if ((r = process_set_uts_and_sysctl(spec, err)) < 0)
         return r;
-    if ((r = rootfs_finalize(spec, err)) < 0)
+    if ((r = process_make_cwd(&spec->process, err)) < 0 ||
+        (r = rootfs_finalize(spec, err)) < 0)
         return r;
     if (spec->process.terminal) {
         if ((r = terminal_setup_in_container(spec, a->console_fd, err)) < 0)
@@ -196,11 +199,10 @@ static void __attribute__((noreturn)) init_main(const struct spawn_args *a, int 
 
     /* blocks until `krunc start` opens the other end */
     int fifo = openat(a->state_dirfd, EXEC_FIFO, O_WRONLY | O_CLOEXEC);
-    if (fifo < 0 || write(fifo, "0", 1) != 1) {
+    if (fifo < 0) {
         dprintf(STDERR_FILENO, "krunc: open exec fifo: %s\n", strerror(errno));
         _exit(1);
     }
-    close(fifo);
     close(a->state_dirfd);
 
     const struct spec *spec = a->spec;
@@ -214,11 +216,22 @@ static void __attribute__((noreturn)) init_main(const struct spawn_args *a, int 
     if (!seccomp_profile_load_early(spec->linux.seccomp, spec->process.no_new_privileges) &&
         seccomp_profile_apply(spec->linux.seccomp, listener_fd, running, &err) < 0)
         goto fail;
+    /* '0' tells `start` all went well; it then waits for the fifo to close,
+     * which execve does (O_CLOEXEC), so poststart hooks run after the exec.
+     * An executor that does not replace the image closes it itself. */
+    if (write(fifo, "0", 1) != 1)
+        _exit(1);
+    if (!a->executor->replaces_image)
+        close(fifo);
     environ = (char **)spec->process.env;
     a->executor->exec(a->exec_ctx, spec, &err);
-fail:
     dprintf(STDERR_FILENO, "krunc: %s\n", err ? err->msg : "exec failed");
     _exit(err && err->code == ENOENT ? 127 : 126);
+fail:
+    /* '1' and the message: `start` fails with it */
+    if (write(fifo, "1", 1) == 1 && err)
+        write_all(fifo, err->msg, strlen(err->msg));
+    _exit(1);
 }
 
 /* ---- the runtime side ---- */
@@ -295,4 +308,51 @@ int spawn_init(const struct spawn_args *a, pid_t *pid_out, int *sync_fd, struct 
     *pid_out = pid;
     *sync_fd = sv[0];
     return 0;
+}
+
+/* ---- waiting in the foreground ---- */
+
+void foreground_begin(sigset_t *mask, sigset_t *old)
+{
+    prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
+    sigfillset(mask);
+    /* faults stay ours */
+    sigdelset(mask, SIGSEGV);
+    sigdelset(mask, SIGBUS);
+    sigdelset(mask, SIGILL);
+    sigdelset(mask, SIGFPE);
+    sigprocmask(SIG_BLOCK, mask, old);
+}
+
+static int exit_code_of(int status)
+{
+    if (WIFEXITED(status))
+        return WEXITSTATUS(status);
+    if (WIFSIGNALED(status))
+        return 128 + WTERMSIG(status);
+    return 255;
+}
+
+int foreground_wait(pid_t pid, const sigset_t *mask, int *exit_status, struct error **err)
+{
+    _cleanup_close_ int sfd = signalfd(-1, mask, SFD_CLOEXEC);
+    if (sfd < 0)
+        return error_sys(err, errno, "signalfd");
+    for (;;) {
+        int status;
+        pid_t p;
+        while ((p = waitpid(-1, &status, WNOHANG)) > 0) {
+            if (p == pid) {
+                *exit_status = exit_code_of(status);
+                return 0;
+            }
+        }
+        if (p < 0 && errno == ECHILD)
+            return error_set(err, ECHILD, "lost track of process %d", (int)pid);
+        struct signalfd_siginfo si;
+        if (read(sfd, &si, sizeof(si)) != sizeof(si))
+            continue;
+        if (si.ssi_signo != SIGCHLD)
+            kill(pid, (int)si.ssi_signo);
+    }
 }

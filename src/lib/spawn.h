@@ -1,5 +1,6 @@
 /* Cloning the container's init and the runtime <-> init sync protocol. */
 #pragma once
+#include <signal.h>
 #include <stdbool.h>
 #include <sys/types.h>
 #include "error.h"
@@ -31,6 +32,13 @@ struct spawn_args {
 
 /* Start the init. *sync_fd is the runtime's end of the sync socket. */
 int spawn_init(const struct spawn_args *a, pid_t *pid, int *sync_fd, struct error **err);
+
+/* A process waited on in the foreground (run, exec): become the reaper of
+ * our descendants and block the signals to forward (*old: the mask before). */
+void foreground_begin(sigset_t *mask, sigset_t *old);
+/* Forward those signals to pid until it exits; *exit_status is its exit
+ * code, 128+N when signal N killed it. Other descendants are reaped. */
+int foreground_wait(pid_t pid, const sigset_t *mask, int *exit_status, struct error **err);
 
 int sync_send(int fd, enum sync_type type, const char *payload);
 /* Receive one message; *payload (malloc'd, may be NULL) for GO/ERROR/PID.

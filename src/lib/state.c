@@ -58,7 +58,7 @@ int state_dir_create(const char *root, const char *id, int *dirfd, int *lockfd, 
         return rootfd;
     if (mkdirat(rootfd, id, 0711) < 0) {
         if (errno == EEXIST)
-            return error_set(err, EEXIST, "container with id exists: %s", id);
+            return error_set(err, EEXIST, "container %s already exists", id);
         return error_sys(err, errno, "create state dir \"%s/%s\"", root, id);
     }
     /* mkdir obeys the umask; the container's user must be able to search it for the exec fifo */

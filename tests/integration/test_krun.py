@@ -874,7 +874,7 @@ def test_passt_helper_gone_when_create_fails(kx, kbundle, cid, tmp_path):
     os.chmod(bindir / "passt", 0o755)
     out = tmp_path / "passt.out"
     annotate(kbundle, use_passt="true").set_args("/no/such/binary")
-    kbundle.process["cwd"] = "/no/such/dir"
+    kbundle.process["cwd"] = "/bin/busybox"   # a file: chdir fails in the init
     res = kx.run(cid, kbundle, env={"PATH": "%s:%s" % (bindir, os.environ["PATH"]), "FAKE_PASST_OUT": out})
     assert res.returncode != 0
     assert kx.calls("krun_create_ctx") and not kx.calls("krun_start_enter"), "create did not fail in the init"

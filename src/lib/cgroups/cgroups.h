@@ -19,6 +19,11 @@ int cgroup_resources_check(json_t *resources, struct error **err);
  * *state_out describes what was made (for cgroup_destroy and friends). */
 int cgroup_create(const struct spec *spec, const struct cgroup_opts *opts, pid_t pid,
                   json_t **state_out, struct error **err);
+/* The same, from the parts of the spec it uses (cgroups_path NULL: "/krunc/<id>"). */
+int cgroup_create_at(const char *cgroups_path, json_t *resources, const struct cgroup_opts *opts, pid_t pid,
+                     json_t **state_out, struct error **err);
+/* Remove what cgroup_create made. Processes still inside are killed first (a container
+ * without its own pid namespace can leave some). state may be NULL (no cgroup). */
 int cgroup_destroy(json_t *state, struct error **err);
 /* Move pid into every cgroup that `like` is in (exec joins the init's). */
 int cgroup_join_like(pid_t like, pid_t pid, struct error **err);
@@ -34,3 +39,7 @@ int cgroup_freeze(json_t *state, bool frozen, struct error **err);
 int cgroup_is_frozen(json_t *state);
 int cgroup_update(json_t *state, json_t *resources, struct error **err);
 int cgroup_stats(json_t *state, json_t **stats, struct error **err);
+
+/* Tests only: treat ROOT as /sys/fs/cgroup (a fake tree in a temp dir; see tests/unit/test_cgroups.c).
+ * NULL restores the real one. Nothing reads this from the environment. */
+void cgroup_set_root_for_tests(const char *root);

@@ -66,6 +66,7 @@ static int default_exec(struct executor_ctx *ctx, const struct spec *spec, struc
 
 const struct executor executor_default = {
     .name = "default",
+    .replaces_image = true,
     .annotations = (const char *const[]){ NULL },
     .can_handle = default_can_handle,
     .pre_exec = default_pre_exec,

@@ -1,0 +1,468 @@
+"""Cgroups on this machine's real hierarchies, through tests/helpers/cgtool (the cgroup module
+driven directly: it forks a command, puts it in a new cgroup before it runs, and removes the
+cgroup after). Values are read back from the kernel's files, and the effects are checked:
+fork refused over pids.limit, OOM kill, a frozen process not running, a device denied.
+
+Run as root: /usr/bin/python3 -m pytest tests/integration/test_cgroups.py
+"""
+import json
+import os
+import shutil
+import subprocess
+import tempfile
+import time
+import uuid
+
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+BUILD = os.environ.get("KRUNC_BUILD_DIR", os.path.join(ROOT, "build"))
+CGTOOL = os.path.join(BUILD, "tests", "helpers", "cgtool")
+CG = "/sys/fs/cgroup"
+
+pytestmark = [
+    pytest.mark.skipif(os.geteuid() != 0, reason="needs root"),
+    pytest.mark.skipif(not os.path.exists(CGTOOL), reason="build first: %s missing" % CGTOOL),
+]
+
+
+def layout():
+    st = os.statvfs(CG)
+    with open("/proc/self/mountinfo") as f:
+        kinds = {line.split(" - ")[1].split()[0] for line in f if " - cgroup" in line}
+    if kinds == {"cgroup2"}:
+        return "v2"
+    return "hybrid" if "cgroup2" in kinds else "v1"
+
+
+LAYOUT = layout()
+
+
+def v1_dir(ctrl, path):
+    """The directory of cgroup path in the v1 hierarchy holding ctrl, or None."""
+    with open("/proc/self/mountinfo") as f:
+        for line in f:
+            left, right = line.split(" - ")
+            fstype, _, opts = right.split()[:3]
+            if fstype == "cgroup" and ctrl in opts.split(","):
+                return left.split()[4] + path
+    return None
+
+
+def v2_mount():
+    with open("/proc/self/mountinfo") as f:
+        for line in f:
+            left, right = line.split(" - ")
+            if right.split()[0] == "cgroup2":
+                return left.split()[4]
+    return None
+
+
+def read(path):
+    with open(path) as f:
+        return f.read().strip()
+
+
+def cgtool(*args, check=True, **kw):
+    p = subprocess.run([CGTOOL, *args], capture_output=True, text=True, **kw)
+    if check and p.returncode != 0:
+        raise AssertionError("cgtool %s: rc %d\n%s%s" % (" ".join(args), p.returncode, p.stdout, p.stderr))
+    return p
+
+
+@pytest.fixture
+def cid():
+    return "t" + uuid.uuid4().hex[:10]
+
+
+@pytest.fixture
+def tmp(tmp_path):
+    return tmp_path
+
+
+@pytest.fixture(autouse=True)
+def no_leftovers(cid):
+    """Every test leaves no cgroup of its own behind (other users of this machine may have
+    theirs), and the v2 root's controllers as they were."""
+    v2 = v2_mount()
+    before = read(os.path.join(v2, "cgroup.subtree_control")) if v2 else None
+    yield
+    leftovers = []
+    for h in os.listdir(CG):
+        for d in (os.path.join(CG, h, "krunc", cid), os.path.join(CG, h, "krunc-test-" + cid)):
+            if os.path.isdir(d):
+                leftovers.append(d)
+    if v2:
+        after = set(read(os.path.join(v2, "cgroup.subtree_control")).split())
+        for c in after - set(before.split()):
+            try:
+                with open(os.path.join(v2, "cgroup.subtree_control"), "w") as f:
+                    f.write("-" + c)
+            except OSError:
+                pass    # in use by someone else's cgroup
+    assert not leftovers, "cgroups left behind: %s" % leftovers
+
+
+def resources_file(tmp, res):
+    p = tmp / "resources.json"
+    p.write_text(json.dumps(res))
+    return str(p)
+
+
+class Detached:
+    """A command left running in its cgroup; always removed at the end."""
+
+    def __init__(self, tmp, cid, cmd, res=None, path=None):
+        self.state = str(tmp / ("%s.state.json" % cid))
+        args = ["run", "-d", "-i", cid, "-s", self.state]
+        if res is not None:
+            args += ["-r", resources_file(tmp, res)]
+        if path:
+            args += ["-p", path]
+        # the command inherits cgtool's stdout: a file, so nothing waits for it to close
+        out, err = tmp / ("%s.out" % cid), tmp / ("%s.err" % cid)
+        with open(out, "w") as fo, open(err, "w") as fe:
+            p = subprocess.run([CGTOOL, *args, "--", *cmd], stdin=subprocess.DEVNULL, stdout=fo, stderr=fe)
+        assert p.returncode == 0, err.read_text()
+        self.pid = int(out.read_text().split()[0])
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        cgtool("kill", self.state, "KILL", check=False)
+        cgtool("destroy", self.state)
+
+    def json(self):
+        with open(self.state) as f:
+            return json.load(f)
+
+
+def gone(pid):
+    """The process has exited (it is cgtool's orphan: whoever reaps it may not have yet)."""
+    try:
+        return read("/proc/%d/stat" % pid).rsplit(")", 1)[1].split()[0] in ("Z", "X")
+    except FileNotFoundError:
+        return True
+
+
+def wait_for(cond, what, timeout=10.0):
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if cond():
+            return
+        time.sleep(0.01)
+    raise AssertionError("timed out waiting for " + what)
+
+
+# ---- placement ----
+
+def test_placement_every_hierarchy_and_removal(cid, tmp):
+    state = str(tmp / "s.json")
+    p = cgtool("run", "-i", cid, "-s", state, "-k", "--", "cat", "/proc/self/cgroup")
+    lines = [l.split(":", 2) for l in p.stdout.splitlines()]
+    assert lines, p.stdout
+    for hid, ctrls, path in lines:
+        assert path == "/krunc/" + cid, "hierarchy %s:%s is at %s" % (hid, ctrls, path)
+    desc = json.load(open(state))
+    assert desc["layout"] == LAYOUT
+    assert desc["path"] == "/krunc/" + cid
+    dirs = [d["path"] for d in desc["dirs"]]
+    for d in dirs:
+        assert os.path.isdir(d)
+    cgtool("destroy", state)
+    for d in dirs:
+        assert not os.path.exists(d)
+        # /krunc is krunc's own parent: gone with its last child (others may be using it)
+        parent = os.path.dirname(d)
+        assert not os.path.exists(parent) or any(os.path.isdir(os.path.join(parent, x)) for x in os.listdir(parent))
+
+
+def test_hybrid_has_the_unified_mount_too(cid, tmp):
+    if LAYOUT != "hybrid":
+        pytest.skip("this machine is not hybrid (layout %s)" % LAYOUT)
+    state = str(tmp / "s.json")
+    cgtool("run", "-i", cid, "-s", state, "--", "true")
+    desc = json.load(open(state))
+    v2 = [d for d in desc["dirs"] if d["v2"]]
+    assert len(v2) == 1 and v2[0]["path"] == v2_mount() + "/krunc/" + cid
+    assert any(not d["v2"] for d in desc["dirs"])
+
+
+def test_custom_path_parents_made_and_removed(cid, tmp):
+    path = "/krunc-test-%s/a/b" % cid
+    with Detached(tmp, cid, ["sleep", "100"], path=path) as c:
+        desc = c.json()
+        assert all(d["created"] == 3 for d in desc["dirs"])
+        pids = cgtool("pids", c.state).stdout.split()
+        assert str(c.pid) in pids
+    for h in os.listdir(CG):
+        assert not os.path.exists(os.path.join(CG, h, "krunc-test-" + cid))
+
+
+def test_relative_path_is_below_own_cgroup(cid, tmp):
+    own = {}
+    for line in read("/proc/self/cgroup").splitlines():
+        hid, ctrls, path = line.split(":", 2)
+        own[ctrls] = path
+    p = cgtool("run", "-p", "rel-" + cid, "--", "cat", "/proc/self/cgroup")
+    for line in p.stdout.splitlines():
+        hid, ctrls, path = line.split(":", 2)
+        base = own[ctrls].rstrip("/")
+        if hid == "0":
+            # v2: below the parent of our own cgroup, as runc places it
+            base = os.path.dirname(own[ctrls]).rstrip("/") if own[ctrls] != "/" else ""
+        assert path == base + "/rel-" + cid, (line, own[ctrls])
+    for h in os.listdir(CG):
+        assert not os.path.exists(os.path.join(CG, h, "rel-" + cid))
+
+
+def test_existing_cgroup_with_processes_refused(cid, tmp):
+    path = "/krunc/" + cid
+    with Detached(tmp, cid, ["sleep", "100"]):
+        p = cgtool("run", "-p", path, "--", "true", check=False)
+        assert p.returncode != 0
+        assert "already exists and has processes" in p.stderr
+
+
+def test_kill_all_and_pids(cid, tmp):
+    with Detached(tmp, cid, ["sh", "-c", "sleep 100 & sleep 100 & wait"]) as c:
+        wait_for(lambda: len(cgtool("pids", c.state).stdout.split()) == 3, "3 processes")
+        pids = [int(x) for x in cgtool("pids", c.state).stdout.split()]
+        assert c.pid in pids
+        cgtool("kill", c.state, "TERM")
+        wait_for(lambda: cgtool("pids", c.state).stdout.split() == [], "every process gone")
+        for p in pids:
+            wait_for(lambda: gone(p), "process %d gone" % p)
+
+
+def test_destroy_kills_leftovers(cid, tmp):
+    # the command's children outlive it; delete must not leave them or the cgroup
+    state = str(tmp / "s.json")
+    cgtool("run", "-i", cid, "-s", state, "-k", "--", "sh", "-c", "sleep 1000 >/dev/null 2>&1 & echo $!")
+    desc = json.load(open(state))
+    left = read(desc["dirs"][0]["path"] + "/cgroup.procs").split()
+    assert len(left) == 1
+    cgtool("destroy", state)
+    for d in desc["dirs"]:
+        assert not os.path.exists(d["path"])
+    wait_for(lambda: gone(int(left[0])), "the leftover process killed")
+
+
+# ---- resources: values and effects ----
+
+def test_values_written_v1_and_v2(cid, tmp):
+    res = {
+        "memory": {"limit": 64 << 20, "reservation": 32 << 20},
+        "cpu": {"shares": 512, "quota": 50000, "period": 100000, "cpus": "0", "mems": "0"},
+        "pids": {"limit": 50},
+    }
+    with Detached(tmp, cid, ["sleep", "100"], res=res) as c:
+        path = "/krunc/" + cid
+        if LAYOUT == "v2":
+            base = v2_mount() + path
+            assert read(base + "/memory.max") == str(64 << 20)
+            assert read(base + "/memory.low") == str(32 << 20)
+            assert read(base + "/cpu.weight") == "20"      # 1 + (512-2)*9999/262142
+            assert read(base + "/cpu.max") == "50000 100000"
+            assert read(base + "/pids.max") == "50"
+            assert read(base + "/cpuset.cpus") == "0"
+        else:
+            assert read(v1_dir("memory", path) + "/memory.limit_in_bytes") == str(64 << 20)
+            assert read(v1_dir("memory", path) + "/memory.soft_limit_in_bytes") == str(32 << 20)
+            assert read(v1_dir("cpu", path) + "/cpu.shares") == "512"
+            assert read(v1_dir("cpu", path) + "/cpu.cfs_quota_us") == "50000"
+            assert read(v1_dir("cpu", path) + "/cpu.cfs_period_us") == "100000"
+            assert read(v1_dir("cpuset", path) + "/cpuset.cpus") == "0"
+            assert read(v1_dir("pids", path) + "/pids.max") == "50"
+        # the process runs where the limits are
+        assert ("/krunc/" + cid) in read("/proc/%d/cgroup" % c.pid)
+
+
+def test_pids_limit_blocks_fork(cid, tmp):
+    res = resources_file(tmp, {"pids": {"limit": 3}})
+    # the shell and two sleeps fit; the third sleep does not
+    p = cgtool("run", "-i", cid, "-r", res, "--", "sh", "-c", "sleep 1 & sleep 1 & sleep 1 & wait", check=False)
+    assert "fork" in p.stderr.lower(), p.stderr
+    p = cgtool("run", "-i", cid, "-r", res, "--", "sh", "-c", "sleep 0.1 & wait")
+    assert p.returncode == 0
+
+
+def test_memory_limit_oom_kills(cid, tmp):
+    res = {"memory": {"limit": 32 << 20, "swap": 32 << 20}}
+    state = str(tmp / "s.json")
+    # tail keeps the whole (newline-free) line in memory, and is killed
+    p = cgtool("run", "-i", cid, "-r", resources_file(tmp, res), "-s", state, "-k", "--",
+               "sh", "-c", "head -c 200M /dev/zero | tail -n 1 >/dev/null; echo status=$?", check=False)
+    assert "status=137" in p.stdout, p.stdout + p.stderr
+    try:
+        desc = json.load(open(state))
+        if LAYOUT == "v2":
+            events = read(v2_mount() + "/krunc/%s/memory.events" % cid)
+            assert "oom_kill 1" in events, events
+        else:
+            oom = read(v1_dir("memory", "/krunc/" + cid) + "/memory.oom_control")
+            assert "oom_kill 1" in oom, oom
+    finally:
+        cgtool("destroy", state)
+    assert desc
+
+
+def test_freezer_stops_the_process(cid, tmp):
+    out = tmp / "count"
+    with Detached(tmp, cid, ["sh", "-c", "while :; do echo x; done > %s" % out]) as c:
+        wait_for(lambda: out.exists() and out.stat().st_size > 0, "the loop to start")
+        cgtool("freeze", c.state, "1")
+        assert cgtool("frozen", c.state).stdout.strip() == "1"
+        size = out.stat().st_size
+        time.sleep(0.3)
+        assert out.stat().st_size == size, "a frozen process wrote"
+        cgtool("freeze", c.state, "0")
+        assert cgtool("frozen", c.state).stdout.strip() == "0"
+        wait_for(lambda: out.stat().st_size > size, "the thawed process to run again")
+
+
+def test_kill_of_frozen_container(cid, tmp):
+    with Detached(tmp, cid, ["sleep", "100"]) as c:
+        cgtool("freeze", c.state, "1")
+        assert cgtool("frozen", c.state).stdout.strip() == "1"
+        cgtool("kill", c.state, "KILL")
+        wait_for(lambda: gone(c.pid), "the frozen process killed")
+
+
+KMSG_PROBE = ("dd if=/dev/kmsg of=/dev/null bs=1 count=0 2>/dev/null && echo R-ok || echo R-denied; "
+              "(printf '' > /dev/kmsg) 2>/dev/null && echo W-ok || echo W-denied")
+
+
+@pytest.mark.parametrize("rules,want", [
+    ([{"allow": False, "access": "rwm"}], "R-denied W-denied"),
+    ([{"allow": False, "access": "rwm"}, {"allow": True, "type": "c", "major": 1, "minor": 11, "access": "r"}], "R-ok W-denied"),
+    ([{"allow": True, "access": "rwm"}, {"allow": False, "type": "c", "major": 1, "minor": 11, "access": "w"}], "R-ok W-denied"),
+    ([{"allow": True, "access": "rwm"}], "R-ok W-ok"),
+    ([{"allow": False, "access": "rwm"}, {"allow": True, "type": "c", "major": 1, "access": "rw"}], "R-ok W-ok"),
+])
+def test_devices_cgroup(cid, tmp, rules, want):
+    """The rules through the layout's own device controller (v1 devices here)."""
+    res = resources_file(tmp, {"devices": rules})
+    p = cgtool("run", "-i", cid, "-r", res, "--", "sh", "-c", KMSG_PROBE)
+    assert " ".join(p.stdout.split()) == want
+    # the default devices stay usable whatever the rules say
+    p = cgtool("run", "-i", cid, "-r", res, "--", "sh", "-c", "head -c 1 /dev/zero >/dev/null && echo > /dev/null && echo ok")
+    assert p.stdout.strip() == "ok"
+
+
+@pytest.mark.parametrize("rules,want", [
+    ([{"allow": False, "access": "rwm"}], "R-denied W-denied"),
+    ([{"allow": False, "access": "rwm"}, {"allow": True, "type": "c", "major": 1, "minor": 11, "access": "r"}], "R-ok W-denied"),
+    ([{"allow": True, "access": "rwm"}, {"allow": False, "type": "c", "major": 1, "minor": 11, "access": "w"}], "R-ok W-denied"),
+    ([{"allow": True, "access": "rwm"}], "R-ok W-ok"),
+    ([{"allow": False, "access": "rwm"}, {"allow": True, "type": "b", "access": "rwm"}], "R-denied W-denied"),
+])
+def test_devices_v2_ebpf_program(tmp, rules, want):
+    """The eBPF program alone, in a cgroup of the v2 mount only (on a hybrid host the v1 devices
+    controller does not see it)."""
+    if not v2_mount():
+        pytest.skip("no cgroup v2 mount on this machine")
+    res = resources_file(tmp, {"devices": rules})
+    p = cgtool("bpf-run", res, "--", "sh", "-c", KMSG_PROBE)
+    assert " ".join(p.stdout.split()) == want
+
+
+def test_hugetlb_through_the_v2_mount(cid, tmp):
+    if not os.path.exists("/sys/kernel/mm/hugepages/hugepages-2048kB"):
+        pytest.skip("no 2MB huge pages on this machine")
+    res = {"hugepageLimits": [{"pageSize": "2MB", "limit": 4 << 20}]}
+    with Detached(tmp, cid, ["sleep", "100"], res=res):
+        f = v1_dir("hugetlb", "/krunc/%s/hugetlb.2MB.limit_in_bytes" % cid)
+        if f is None:
+            f = v2_mount() + "/krunc/%s/hugetlb.2MB.max" % cid
+        assert read(f) == str(4 << 20)
+
+
+def test_update_running(cid, tmp):
+    with Detached(tmp, cid, ["sleep", "100"], res={"pids": {"limit": 10}}) as c:
+        upd = tmp / "upd.json"
+        upd.write_text(json.dumps({"pids": {"limit": 20}, "memory": {"limit": 128 << 20}}))
+        cgtool("update", c.state, str(upd))
+        if LAYOUT == "v2":
+            assert read(v2_mount() + "/krunc/%s/pids.max" % cid) == "20"
+            assert read(v2_mount() + "/krunc/%s/memory.max" % cid) == str(128 << 20)
+        else:
+            assert read(v1_dir("pids", "/krunc/%s/pids.max" % cid)) == "20"
+            assert read(v1_dir("memory", "/krunc/%s/memory.limit_in_bytes" % cid)) == str(128 << 20)
+        upd.write_text(json.dumps({"pids": {"limit": -1}}))
+        cgtool("update", c.state, str(upd))
+        f = v2_mount() + "/krunc/%s/pids.max" % cid if LAYOUT == "v2" else v1_dir("pids", "/krunc/%s/pids.max" % cid)
+        assert read(f) == "max"
+
+
+# ---- what this host cannot do, and bad input ----
+
+@pytest.mark.parametrize("res,want", [
+    ({"memory": {"limit": "64M"}}, "linux.resources.memory.limit: expected an integer"),
+    ({"cpu": {"cpus": "0-x"}}, "linux.resources.cpu.cpus:"),
+    ({"devices": [{"allow": True, "type": "q"}]}, "linux.resources.devices[0].type:"),
+    ({"hugepageLimits": [{"pageSize": "3MB", "limit": 1}]}, "linux.resources.hugepageLimits[0].pageSize: this host has no 3MB huge pages"),
+])
+def test_bad_resources_refused_and_nothing_left(cid, tmp, res, want):
+    p = cgtool("run", "-i", cid, "-r", resources_file(tmp, res), "--", "true", check=False)
+    assert p.returncode != 0
+    assert want in p.stderr, p.stderr
+
+
+def test_unavailable_controllers_named(cid, tmp):
+    if v1_dir("net_cls", "") is None:
+        p = cgtool("run", "-i", cid, "-r", resources_file(tmp, {"network": {"classID": 1}}), "--", "true", check=False)
+        assert p.returncode != 0 and "linux.resources.network.classID: this host has no net_cls controller" in p.stderr
+    if LAYOUT == "hybrid" and v1_dir("memory", ""):
+        p = cgtool("run", "-i", cid, "-r", resources_file(tmp, {"unified": {"memory.high": "1"}}), "--", "true", check=False)
+        assert p.returncode != 0
+        assert "linux.resources.unified.memory.high: the memory controller is not on cgroup v2 on this host" in p.stderr
+    if LAYOUT == "v1":
+        p = cgtool("run", "-i", cid, "-r", resources_file(tmp, {"unified": {"memory.high": "1"}}), "--", "true", check=False)
+        assert "needs cgroup v2" in p.stderr
+
+
+def test_systemd_cgroup_without_systemd(cid, tmp):
+    if os.path.isdir("/run/systemd/system"):
+        pytest.skip("systemd is running on this machine")
+    p = cgtool("run", "--systemd", "-i", cid, "-p", "system.slice:krunc:" + cid, "--", "true", check=False)
+    assert p.returncode != 0
+    assert "systemd is not running (not PID 1)" in p.stderr
+    for h in os.listdir(CG):
+        assert not os.path.exists(os.path.join(CG, h, "system.slice", "krunc-%s.scope" % cid))
+
+
+# ---- rootless ----
+
+def as_nobody(args):
+    return ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "--", CGTOOL, *args]
+
+
+@pytest.fixture
+def open_tmp():
+    """A directory the unprivileged user can use (pytest's own is private to root)."""
+    d = tempfile.mkdtemp(prefix="krunc-cgtest-")
+    os.chmod(d, 0o777)
+    yield d
+    shutil.rmtree(d)
+
+
+def test_rootless_without_limits_runs_without_cgroup(cid, open_tmp):
+    state = os.path.join(open_tmp, "s.json")
+    p = subprocess.run(as_nobody(["run", "-i", cid, "-s", state, "--", "cat", "/proc/self/cgroup"]),
+                       capture_output=True, text=True)
+    assert p.returncode == 0, p.stderr
+    assert "/krunc/" not in p.stdout
+    assert open(state).read().strip() == "null"
+
+
+def test_rootless_with_limits_fails_clearly(cid, open_tmp):
+    res = os.path.join(open_tmp, "resources.json")
+    with open(res, "w") as f:
+        json.dump({"memory": {"limit": 64 << 20}}, f)
+    os.chmod(res, 0o644)
+    p = subprocess.run(as_nobody(["run", "-i", cid, "-r", res, "--", "true"]), capture_output=True, text=True)
+    assert p.returncode != 0
+    assert "linux.resources.memory: cannot create cgroup" in p.stderr, p.stderr
+    assert "Permission denied" in p.stderr
