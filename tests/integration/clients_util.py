@@ -276,6 +276,27 @@ def krunc_states_under(root, base):
     return found
 
 
+def remove_empty_dirs(top):
+    """rmdir every empty directory at and below ``top``, deepest first; a
+    directory that is not empty (or a cgroup still in use) is left."""
+    if not os.path.isdir(top):
+        return
+    for dirpath, _, _ in sorted(os.walk(top), key=lambda w: -len(w[0])):
+        try:
+            os.rmdir(dirpath)
+        except OSError:
+            pass
+
+
+def remove_parent_cgroups(name):
+    """The parent cgroup ``name`` (e.g. podman's libpod_parent) that the
+    runtime makes for cgroupsPath and, as runc, leaves: remove it once empty."""
+    if not os.path.isdir("/sys/fs/cgroup"):
+        return
+    for hier in os.listdir("/sys/fs/cgroup"):
+        remove_empty_dirs(os.path.join("/sys/fs/cgroup", hier, name))
+
+
 # ---------------------------------------------------------------------------
 # cgroups, seen from the host
 
@@ -418,6 +439,8 @@ class Podman:
         self("rmi", "--all", "--force", check=False)
         kill_and_wait(processes_mentioning(str(self.base)))
         unmount_all_under(self.base)
+        # podman's cgroupfs parents: libpod_parent/<container> and libpod_parent/conmon
+        remove_parent_cgroups("libpod_parent")
         return left
 
 
@@ -450,6 +473,9 @@ class Containerd:
             '%s' % (self.base / "root", self.base / "state", ", ".join(disabled), self.address,
                     self.address, extra_config))
         self.log = self.base / "containerd.log"
+        # containerd and ctr put shim sockets and fifos under /run/containerd
+        # whatever the state directory says: remove what they leave there
+        self.run_dir_existed = os.path.exists("/run/containerd")
         self.env = dict(env if env is not None else os.environ)
         self.proc = None
 
@@ -501,6 +527,10 @@ class Containerd:
             run_cmd([self.runtime, "--root", self.runc_root / self.namespace, "delete", "--force", cid],
                     check=False)
         unmount_all_under(self.base)
+        if not self.run_dir_existed:
+            remove_empty_dirs("/run/containerd")
+        # the parent cgroup of cgroupsPath /<namespace>/<id>
+        remove_parent_cgroups(self.namespace)
         return left
 
 
