@@ -498,8 +498,9 @@ class Containerd:
         return ["ctr", "--address", self.address, "--namespace", namespace or self.namespace] + \
             [str(a) for a in args]
 
-    def ctr(self, *args, check=True, namespace=None, timeout=COMMAND_TIMEOUT):
-        return run_cmd(self.ctr_argv(*args, namespace=namespace), check=check, timeout=timeout)
+    def ctr(self, *args, check=True, namespace=None, timeout=COMMAND_TIMEOUT, input=None):
+        return run_cmd(self.ctr_argv(*args, namespace=namespace), check=check, timeout=timeout,
+                       input=input)
 
     def runtime_leftovers(self):
         return sorted(p.name for p in (self.runc_root / self.namespace).iterdir()) \

@@ -120,6 +120,13 @@ def test_run_exit_code(ct):
     expect_rc(ct.run("--rm", IMAGE, ct.new_id(), "sh", "-c", "exit 7", check=False), 7)
 
 
+def test_stdin(ct):
+    # ctr does not pass on the end of its stdin: the process reads lines, not to EOF
+    r = ct.c.ctr(*ct.run_argv("--rm", IMAGE, ct.new_id(), "sh", "-c",
+                              "read a; read b; echo $b $a"), input="line1\nline2\n")
+    assert r.out == "line2 line1\n", r.describe()
+
+
 def test_create_error_comes_from_log_json(ct):
     """The shim reads krunc's --log file (JSON lines) for the error of a
     failed create; without it the shim says it could not retrieve one."""

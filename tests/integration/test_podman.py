@@ -114,6 +114,11 @@ def test_run_missing_command_is_127(pm):
         assert "/no/such/program" in r.err, r.describe()
 
 
+def test_stdin(pm):
+    r = pm.run("--rm", "-i", IMAGE, "sh", "-c", "cat; echo end", input="line1\nline2\n")
+    assert r.out == "line1\nline2\nend\n", r.describe()
+
+
 def test_default_ulimits_error_names_rlimit(pm):
     """podman's default nofile limit is above what root may set here (no
     CAP_SYS_RESOURCE): krunc's error names the rlimit and the value."""
@@ -143,6 +148,8 @@ def test_detached_and_exec(pm):
     assert r.out.split("\0")[:2] == ["sleep", "1000"], r.describe()
     r = pm("exec", "--env", "FOO=bar", "--workdir", "/tmp", name, "sh", "-c", 'echo "$FOO $PWD"')
     assert r.out == "bar /tmp\n", r.describe()
+    r = pm("exec", "-i", name, "wc", "-l", input="x\ny\n")
+    assert r.out.strip() == "2", r.describe()
 
 
 def test_exec_tty(pm):
