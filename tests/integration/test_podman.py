@@ -266,6 +266,18 @@ def test_memory_limit(pm):
     assert read_text(mem + "/memory.limit_in_bytes") == str(64 << 20)
 
 
+def test_update(pm):
+    """podman update: krunc update --resources FILE on the running container."""
+    name = pm.name()
+    pm.run("-d", "--name", name, "--memory", "64m", IMAGE, "sleep", "1000")
+    cpu = cgroup_dir(pm.pid(name), "cpu")
+    pm("update", "--cpu-period", "100000", "--cpu-quota", "50000", "--memory", "96m", name)
+    assert read_text(cpu + "/cpu.cfs_period_us") == "100000"
+    assert read_text(cpu + "/cpu.cfs_quota_us") == "50000"
+    mem = cgroup_dir(pm.pid(name), "memory")
+    assert read_text(mem + "/memory.limit_in_bytes") == str(96 << 20)
+
+
 def test_pids_limit(pm):
     name = pm.name()
     pm.run("-d", "--name", name, "--pids-limit", "12", IMAGE, "sleep", "1000")
