@@ -11,6 +11,7 @@ annotation run.oci.handler=krun, against the libkrun test double).
 Run alone with:  /usr/bin/python3 -m pytest -m clients tests/integration
 """
 
+import json
 import os
 import re
 import shutil
@@ -233,6 +234,21 @@ def test_delete_force_running(ct):
     ct("tasks", "delete", "--force", cid)
     assert ct.task_status(cid) is None
     assert cid not in ct.c.runtime_leftovers()
+
+
+def test_metrics(ct):
+    """The shim reads the task's cgroup for metrics: krunc placed it in the
+    cgroupsPath ctr asked for, with the memory limit."""
+    cid = ct.new_id()
+    ct.run("--detach", "--memory-limit", str(64 << 20), IMAGE, cid, "sleep", "1000")
+    m = json.loads(ct("tasks", "metrics", "--format", "json", cid).out)
+    assert m["memory"]["usage"]["limit"] == 64 << 20, m["memory"]
+    # a VM container holds the VMM (the double: and the workload it runs)
+    if ct.executor == "krun":
+        assert m["pids"]["current"] >= 1, m["pids"]
+    else:
+        assert m["pids"]["current"] == 1, m["pids"]
+    assert cgroup_dir(ct.task_pid(cid), "memory").endswith("/%s/%s" % (ct.c.namespace, cid))
 
 
 def test_pause_resume(ct):
