@@ -150,6 +150,11 @@ def test_detached_and_exec(pm):
     assert r.out == "bar /tmp\n", r.describe()
     r = pm("exec", "-i", name, "wc", "-l", input="x\ny\n")
     assert r.out.strip() == "2", r.describe()
+    # podman maps krunc's exec errors as it does runc's: not found 127, not executable 126
+    r = expect_rc(pm("exec", name, "/no/such/program", check=False), 127)
+    assert "/no/such/program" in r.err, r.describe()
+    expect_rc(pm("exec", name, "/etc/passwd", check=False), 126)
+    assert pm("exec", "--user", "65534", name, "id", "-u").out == "65534\n"
 
 
 def test_exec_tty(pm):
