@@ -13,6 +13,7 @@ _krunc_help_flags()
 _krunc()
 {
     local cur prev words cword
+    COMPREPLY=()
     if declare -F _init_completion >/dev/null 2>&1; then
         _init_completion || return
     else
@@ -66,17 +67,29 @@ _krunc()
         return
     fi
 
+    # the positional arguments before the word being completed
+    local npos=0
+    for ((i = i + 1; i < cword; i++)); do
+        case ${words[i]} in
+            --bundle|-b|--pid-file|--console-socket|--preserve-fds|--process|-p|--env|-e|--cwd|\
+            --user|-u|--additional-gids|-g|--cap|-c|--apparmor|--process-label|--cgroup|--format|-f|\
+            --resources|-r|--interval|--memory|--memory-reservation|--memory-swap|--cpu-shares|\
+            --cpu-quota|--cpu-period|--cpu-rt-runtime|--cpu-rt-period|--cpuset-cpus|--cpuset-mems|\
+            --pids-limit|--blkio-weight)
+                ((i++)) ;;          # a flag and its value
+            -*) ;;
+            *) ((npos++)) ;;
+        esac
+    done
+
     case $cmd in
         spec|list|features) return ;;
-        kill)
-            # the second argument is a signal
-            local n=0
-            for ((i = i + 1; i < cword; i++)); do [[ ${words[i]} != -* ]] && ((n++)); done
-            if ((n == 1)); then
-                COMPREPLY=($(compgen -W "$(kill -l | tr -s ' \t' '\n\n' | sed -n 's/^\(SIG[A-Z0-9+-]*\)$/\1/p')" -- "$cur"))
-                return
-            fi ;;
     esac
+    if ((npos == 1)) && [[ $cmd == kill ]]; then
+        COMPREPLY=($(compgen -W "$(kill -l | tr -s ' \t' '\n\n' | sed -n 's/^\(SIG[A-Z0-9+-]*\)$/\1/p')" -- "$cur"))
+        return
+    fi
+    ((npos == 0)) || return     # one container id; exec's command and ps options are not ours
     local ids
     ids=$("$prog" "${global[@]}" list -q 2>/dev/null)
     COMPREPLY=($(compgen -W "$ids" -- "$cur"))

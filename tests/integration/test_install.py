@@ -143,6 +143,9 @@ def test_bash_completion(tmp_path):
     assert "--bundle" in complete(["krunc", "create", "--"])
     assert complete(["krunc", "--log-format", ""]) == ["text", "json"]
     assert complete(["krunc", "kill", "some-id", "SIGKI"]) == ["SIGKILL"]
+    assert complete(["krunc", "kill", "--all", "some-id", "SIGKI"]) == ["SIGKILL"]
+    # after exec's container id come the command's words: nothing of ours
+    assert complete(["krunc", "exec", "--env", "A=b", "some-id", ""]) == []
     # container ids under the --root given on the line
     bundle = tmp_path / "bundle"
     busybox_rootfs(bundle / "rootfs")
