@@ -75,7 +75,7 @@ _krunc()
             --user|-u|--additional-gids|-g|--cap|-c|--apparmor|--process-label|--cgroup|--format|-f|\
             --resources|-r|--interval|--memory|--memory-reservation|--memory-swap|--cpu-shares|\
             --cpu-quota|--cpu-period|--cpu-rt-runtime|--cpu-rt-period|--cpuset-cpus|--cpuset-mems|\
-            --pids-limit|--blkio-weight)
+            --pids-limit|--blkio-weight|--cpu-share|--kernel-memory|--kernel-memory-tcp)
                 ((i++)) ;;          # a flag and its value
             -*) ;;
             *) ((npos++)) ;;
