@@ -33,7 +33,8 @@ integration: build
 
 # Also builds with clang, so both compilers stay warning-free.
 test: deps build
-	CC=clang meson setup --wipe $(BUILD)-clang >/dev/null && ninja -C $(BUILD)-clang >/dev/null
+	test -f $(BUILD)-clang/build.ninja || CC=clang meson setup $(BUILD)-clang >/dev/null
+	ninja -C $(BUILD)-clang >/dev/null
 	meson test -C $(BUILD) --print-errorlogs
 	KRUNC=$(abspath $(BUILD))/krunc KRUNC_BUILD=$(abspath $(BUILD)) $(PYTHON) -m pytest -q -ra tests/integration
 
