@@ -18,7 +18,7 @@ import pytest
 
 from clients_util import (KRUN_ANNOTATION, KRUNC, PODMAN_DEFAULT_CAPS, ULIMITS, Podman, busybox_rootfs, cap_mask,
                           cgroup_dir, expect_rc, kvm_device, read_text, require_fake_libkrun,
-                          rootfs_tar_bytes, run_in_pty, wait_until)
+                          rootfs_tar_bytes, run_cmd, run_in_pty, wait_until)
 
 pytestmark = [
     pytest.mark.clients,
@@ -209,6 +209,28 @@ def test_rm(pm):
     pm("rm", "--force", "--time", "0", name)
     assert name not in pm("ps", "--all", "--format", "{{.Names}}").out.split()
     assert not (pm.podman.krunc_root / cid).exists(), "krunc state of %s left after rm" % cid
+
+
+def test_create_start_init(pm):
+    """podman create + start -a (krunc create/start), a second start of the
+    exited container, and rm -f of one that is only created (`podman init`)."""
+    name = pm.name()
+    p = pm.podman
+    p(*["create", "--name", name, "--network", "none"] + ULIMITS + pm.run_args
+      + [IMAGE, "sh", "-c", "echo started; exit 4"], runtime_flags=pm.flags)
+    for _ in range(2):
+        r = expect_rc(pm("start", "--attach", name, check=False), 4)
+        assert r.out == "started\n", r.describe()
+    name2 = pm.name()
+    p(*["create", "--name", name2, "--network", "none"] + ULIMITS + pm.run_args
+      + [IMAGE, "sleep", "1000"], runtime_flags=pm.flags)
+    pm("init", name2)
+    assert pm.inspect(name2, "{{.State.Status}}") == "initialized"
+    cid = pm.inspect(name2, "{{.Id}}")
+    state = run_cmd([KRUNC, "--root", p.krunc_root, "state", cid]).out
+    assert json.loads(state)["status"] == "created", state
+    pm("rm", "--force", "--time", "1", name2)
+    assert not (p.krunc_root / cid).exists()
 
 
 def test_ps(pm):
