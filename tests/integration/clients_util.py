@@ -346,6 +346,12 @@ def fake_libkrun():
     return cand if cand.is_file() else None
 
 
+def is_vmm(comm):
+    """Whether a process name is a libkrun VMM's: libkrun (and its double)
+    names the process "VM:<hostname>", or "libkrun VM" without a hostname."""
+    return comm.startswith("VM:") or comm == "libkrun VM"
+
+
 def require_fake_libkrun():
     lib = fake_libkrun()
     if lib is None:
@@ -415,15 +421,19 @@ class Podman:
         self.env["CONTAINERS_CONF"] = str(conf)
         self.env.pop("CONTAINER_HOST", None)
 
-    def argv(self, *args, runtime_flags=()):
+    def argv(self, *args, runtime_flags=(), runtime=None):
         extra = []
         for f in runtime_flags:
             extra += ["--runtime-flag", f]
-        return [str(a) for a in self.global_args] + extra + [str(a) for a in args]
+        g = [str(a) for a in self.global_args]
+        if runtime:
+            g[g.index("--runtime") + 1] = str(runtime)
+        return g + extra + [str(a) for a in args]
 
-    def __call__(self, *args, check=True, input=None, runtime_flags=(), timeout=COMMAND_TIMEOUT):
-        return run_cmd(self.argv(*args, runtime_flags=runtime_flags), check=check, input=input,
-                       timeout=timeout, env=self.env)
+    def __call__(self, *args, check=True, input=None, runtime_flags=(), timeout=COMMAND_TIMEOUT,
+                 runtime=None):
+        return run_cmd(self.argv(*args, runtime_flags=runtime_flags, runtime=runtime), check=check,
+                       input=input, timeout=timeout, env=self.env)
 
     def krunc_leftovers(self):
         """Containers in krunc's root whose bundle is in our private storage."""

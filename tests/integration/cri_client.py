@@ -130,8 +130,11 @@ class RuntimeService:
 
     def create_container(self, sandbox_id, sandbox_config, name, image, command, log_path,
                          annotations=None):
+        # a pid namespace of the container's own (not the pod's): its pid 1 is its process
+        ns_opts = enc((1, NAMESPACE_NODE), (2, NAMESPACE_CONTAINER), (3, NAMESPACE_POD))
+        linux = enc((2, enc((3, ns_opts))))
         cfg = enc((1, enc((1, name), (2, 0))), (2, enc((1, image))), (3, list(command)),
-                  (11, log_path), (10, annotations or {}))
+                  (11, log_path), (10, annotations or {}), (15, linux))
         r = self.call("CreateContainer", enc((1, sandbox_id), (2, cfg), (3, sandbox_config)))
         return first(r, 1).decode()
 

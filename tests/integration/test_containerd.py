@@ -22,7 +22,7 @@ import pytest
 
 from cri_client import CONTAINER_EXITED, CONTAINER_RUNNING
 from clients_util import (KRUN_ANNOTATION, KRUNC, REPO, Containerd, busybox_rootfs, cgroup_dir,
-                          expect_rc, fake_libkrun, kvm_device, oci_image_archive, read_text,
+                          expect_rc, fake_libkrun, is_vmm, kvm_device, oci_image_archive, read_text,
                           require_fake_libkrun, run_in_pty, wait_until)
 
 pytestmark = [
@@ -115,6 +115,9 @@ def ct(request, containerd):
 def test_run_echo(ct):
     r = ct.run("--rm", IMAGE, ct.new_id(), "echo", "hello")
     assert r.out == "hello\n", r.describe()
+    # a VM's pid 1 is the VMM ("VM:<hostname>"), a namespace container's the program
+    comm = ct.run("--rm", IMAGE, ct.new_id(), "cat", "/proc/1/comm").out.strip()
+    assert is_vmm(comm) if ct.executor == "krun" else comm == "cat", comm
 
 
 def test_run_exit_code(ct):
@@ -366,13 +369,21 @@ def test_cri_pod(cri, handler, annotations):
     try:
         sid = rs.run_pod_sandbox(sandbox_cfg, handler)
         cid = rs.create_container(sid, sandbox_cfg, "main", IMAGE,
-                                  ["sh", "-c", "echo hello-from-cri; exec sleep 1000"], "main.log")
+                                  ["sh", "-c", "echo hello-from-cri; cat /proc/1/comm; exec sleep 1000"],
+                                  "main.log")
         rs.start_container(cid)
         # BinaryName took effect: the containers are in krunc's (private) root
         assert {sid, cid} <= set(c.runtime_leftovers()), c.runtime_leftovers()
-        line = wait_until(lambda: (logs / "main.log").exists() and (logs / "main.log").read_text(),
-                          "the container's log")
-        assert line.split(" ", 1)[1] == "stdout F hello-from-cri\n", line
+        log = wait_until(lambda: (logs / "main.log").exists() and
+                         (logs / "main.log").read_text().count("\n") >= 2 and
+                         (logs / "main.log").read_text(), "the container's log")
+        lines = [line.split(" ", 1)[1] for line in log.splitlines()]
+        assert lines[0] == "stdout F hello-from-cri", log
+        # the executor that ran it: the VMM is pid 1 of a VM ("VM:<hostname>")
+        if vm:
+            assert is_vmm(lines[1][len("stdout F "):]), log
+        else:
+            assert lines[1] == "stdout F sh", log
         assert rs.container_status(cid)[0] == CONTAINER_RUNNING
         if vm:
             with pytest.raises(grpc.RpcError) as e:

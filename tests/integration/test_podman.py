@@ -17,7 +17,7 @@ import uuid
 import pytest
 
 from clients_util import (KRUN_ANNOTATION, KRUNC, PODMAN_DEFAULT_CAPS, ULIMITS, Podman, busybox_rootfs, cap_mask,
-                          cgroup_dir, expect_rc, kvm_device, read_text, require_fake_libkrun,
+                          cgroup_dir, expect_rc, is_vmm, kvm_device, read_text, require_fake_libkrun,
                           rootfs_tar_bytes, run_cmd, run_in_pty, wait_until)
 
 pytestmark = [
@@ -97,6 +97,25 @@ def pm(request, podman):
 def test_run_echo(pm):
     r = pm.run("--rm", IMAGE, "echo", "hello")
     assert r.out == "hello\n", r.describe()
+    # which executor ran it: a VM's pid 1 is the VMM (named "VM:<hostname>", as
+    # libkrun names it), a namespace container's is the program itself
+    comm = pm.run("--rm", IMAGE, "cat", "/proc/1/comm").out.strip()
+    if pm.executor == "krun":
+        assert is_vmm(comm), comm
+    else:
+        assert comm == "cat", comm
+
+
+def test_krun_symlink_runtime(podman, tmp_path):
+    """`podman --runtime .../krun`: krunc invoked as krun runs every container
+    as a VM, with no annotation."""
+    lib = require_fake_libkrun()
+    link = tmp_path / "krun"
+    link.symlink_to(KRUNC)
+    with kvm_device():
+        r = podman(*["run", "--rm", "--network", "none"] + ULIMITS + [IMAGE, "cat", "/proc/1/comm"],
+                   runtime_flags=["libkrun=%s" % lib], runtime=link)
+    assert is_vmm(r.out.strip()), r.describe()
 
 
 def test_run_exit_code(pm):
