@@ -5,7 +5,7 @@ BUILD ?= build
 PYTHON ?= /usr/bin/python3
 APT_PACKAGES = gcc clang make pkg-config meson ninja-build libjansson-dev libseccomp-dev \
 	busybox-static python3 python3-pytest iproute2 util-linux procps \
-	podman conmon containerd go-md2man python3-grpcio
+	podman conmon containerd go-md2man python3-grpcio libsystemd-dev dbus-daemon
 
 .PHONY: all deps build demo test unit integration clean install
 

@@ -12,7 +12,7 @@
 
 const struct command *const commands[] = {
     &cmd_create, &cmd_start, &cmd_run, &cmd_exec, &cmd_ps, &cmd_state, &cmd_kill, &cmd_delete, &cmd_list, &cmd_spec,
-    &cmd_features, NULL,
+    &cmd_features, &cmd_update, &cmd_pause, &cmd_resume, &cmd_events, NULL,
 };
 
 static void print_usage(FILE *out)

@@ -14,7 +14,7 @@ struct command {
 };
 
 extern const struct command cmd_create, cmd_start, cmd_run, cmd_state, cmd_kill, cmd_delete, cmd_list,
-    cmd_spec, cmd_features, cmd_exec, cmd_ps;
+    cmd_spec, cmd_features, cmd_exec, cmd_ps, cmd_update, cmd_pause, cmd_resume, cmd_events;
 extern const struct command *const commands[];
 
 /* Print the error (and log it), free it; returns the exit code 1. */

@@ -64,9 +64,9 @@ static int run_features(const struct runtime_opts *ro, int argc, char **argv)
     json_object_set_new(annotations, HANDLER_ANNOTATION, json_string("krun"));
 
     _cleanup_json_ json_t *doc = json_pack(
-        "{s:s, s:s, s:o, s:o, s:{s:o, s:{s:b, s:b, s:b, s:b}, s:{s:b}}, s:o}",
+        "{s:s, s:s, s:o, s:o, s:{s:o, s:{s:b, s:b, s:b, s:b, s:b}, s:{s:b}}, s:o}",
         "ociVersionMin", "1.0.0", "ociVersionMax", "1.2.0", "hooks", hooks, "mountOptions", strings(mount_options),
-        "linux", "namespaces", ns, "cgroup", "v1", 1, "v2", 1, "systemd", 1, "systemdUser", 0,
+        "linux", "namespaces", ns, "cgroup", "v1", 1, "v2", 1, "systemd", 1, "systemdUser", 0, "rdma", 1,
         "intelRdt", "enabled", 0, "annotations", annotations);
     json_dumpf(doc, stdout, JSON_INDENT(4));
     putchar('\n');

@@ -375,12 +375,16 @@ int container_kill(const struct runtime_opts *ro, const char *id, int sig, bool 
     enum container_status s = state_status(st);
     if (s == STATUS_STOPPED)
         return error_set(err, ESRCH, "container not running: %s", id);
+    /* a frozen process dies of SIGKILL only once thawed (v1), as runc does it */
+    bool thaw = sig == SIGKILL && s == STATUS_PAUSED;
     _cleanup_close_ int pidfd = (int)syscall(SYS_pidfd_open, st->pid, 0);
     /* the pidfd pins the process: check it is still the init we started */
     if (pidfd < 0 || !pid_alive(st))
         return error_set(err, ESRCH, "container not running: %s", id);
     if (syscall(SYS_pidfd_send_signal, pidfd, sig, NULL, 0) < 0)
         return error_sys(err, errno, "kill %s with signal %d", id, sig);
+    if (thaw)
+        return cgroup_freeze(st->cgroup, false, err);
     return 0;
 }
 

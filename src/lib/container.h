@@ -65,3 +65,14 @@ struct exec_opts {
 int container_exec(const struct runtime_opts *ro, const struct exec_opts *eo, int *exit_status, struct error **err);
 /* The pids in the container's cgroup (malloc'd). */
 int container_ps(const struct runtime_opts *ro, const char *id, pid_t **pids, size_t *n, struct error **err);
+
+/* update, pause, resume, events (src/lib/control.c). update applies LinuxResources JSON to the
+ * running container's cgroup and keeps it in the stored config. */
+int container_update(const struct runtime_opts *ro, const char *id, json_t *resources, struct error **err);
+int container_pause(const struct runtime_opts *ro, const char *id, struct error **err);
+int container_resume(const struct runtime_opts *ro, const char *id, struct error **err);
+/* Calls emit with each event ({"type": "stats"|"oom", "id", "data"}): once with the stats when
+ * stats_once, else stats every interval_ms and OOM events as they happen, until the container's
+ * cgroup is gone or emit fails. */
+int container_events(const struct runtime_opts *ro, const char *id, bool stats_once, long interval_ms,
+                     int (*emit)(json_t *event, void *data), void *data, struct error **err);

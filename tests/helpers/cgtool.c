@@ -227,6 +227,33 @@ int main(int argc, char **argv)
         _cleanup_json_ json_t *res = load_json(argv[3]);
         return cgroup_update(state, res, &e) < 0 ? fail(e) : 0;
     }
+    if (!strcmp(cmd, "oom")) {
+        struct cgroup_oom_watch *w = NULL;
+        if (cgroup_oom_watch_open(state, &w, &e) < 0)
+            return fail(e);
+        /* ready: the caller may start the hog now */
+        printf("watching\n");
+        fflush(stdout);
+        for (;;) {
+            struct pollfd p = { .fd = cgroup_oom_watch_fd(w), .events = POLLIN };
+            if (poll(&p, 1, -1) < 0 && errno != EINTR)
+                break;
+            uint64_t n = 0;
+            int r = cgroup_oom_watch_read(w, &n, &e);
+            if (r == -ENOENT)
+                break;
+            if (r < 0) {
+                cgroup_oom_watch_free(w);
+                return fail(e);
+            }
+            for (uint64_t i = 0; i < n; i++)
+                printf("oom\n");
+            fflush(stdout);
+        }
+        printf("gone\n");
+        cgroup_oom_watch_free(w);
+        return 0;
+    }
     if (!strcmp(cmd, "stats")) {
         json_t *stats = NULL;
         if (cgroup_stats(state, &stats, &e) < 0)

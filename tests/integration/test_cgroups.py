@@ -16,7 +16,7 @@ import uuid
 import pytest
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-BUILD = os.environ.get("KRUNC_BUILD_DIR", os.path.join(ROOT, "build"))
+BUILD = os.environ.get("KRUNC_BUILD", os.path.join(ROOT, "build"))
 CGTOOL = os.path.join(BUILD, "tests", "helpers", "cgtool")
 CG = "/sys/fs/cgroup"
 
@@ -293,7 +293,8 @@ def test_memory_limit_oom_kills(cid, tmp):
     state = str(tmp / "s.json")
     # tail keeps the whole (newline-free) line in memory, and is killed
     p = cgtool("run", "-i", cid, "-r", resources_file(tmp, res), "-s", state, "-k", "--",
-               "sh", "-c", "head -c 200M /dev/zero | tail -n 1 >/dev/null; echo status=$?", check=False)
+               "sh", "-c", "head -c 200M /dev/zero | (echo 1000 > /proc/self/oom_score_adj; exec tail -n 1) >/dev/null; "
+               "echo status=$?", check=False)
     assert "status=137" in p.stdout, p.stdout + p.stderr
     try:
         desc = json.load(open(state))
@@ -320,6 +321,17 @@ def test_freezer_stops_the_process(cid, tmp):
         cgtool("freeze", c.state, "0")
         assert cgtool("frozen", c.state).stdout.strip() == "0"
         wait_for(lambda: out.stat().st_size > size, "the thawed process to run again")
+
+
+def test_destroy_of_frozen_container(cid, tmp):
+    c = Detached(tmp, cid, ["sleep", "100"])
+    state, pid = c.state, c.pid
+    cgtool("freeze", state, "1")
+    # destroy alone: kills what is left, thaws it so it can die, removes every directory
+    cgtool("destroy", state)
+    wait_for(lambda: gone(pid), "the frozen process killed")
+    for d in json.load(open(state))["dirs"]:
+        assert not os.path.exists(d["path"])
 
 
 def test_kill_of_frozen_container(cid, tmp):
@@ -466,3 +478,229 @@ def test_rootless_with_limits_fails_clearly(cid, open_tmp):
     assert p.returncode != 0
     assert "linux.resources.memory: cannot create cgroup" in p.stderr, p.stderr
     assert "Permission denied" in p.stderr
+
+
+# ---- stats and OOM notifications (the parts `events` is made of) ----
+
+def test_stats_shape_and_values(cid, tmp):
+    res = {"memory": {"limit": 64 << 20}, "pids": {"limit": 30}}
+    with Detached(tmp, cid, ["sh", "-c", "i=0; while [ $i -lt 20000 ]; do i=$((i+1)); done; sleep 100 & wait"],
+                  res=res) as c:
+        wait_for(lambda: len(cgtool("pids", c.state).stdout.split()) == 2, "the busy loop to finish")
+        s = json.loads(cgtool("stats", c.state).stdout)
+        for key in ("cpu", "cpuset", "memory", "pids", "blkio", "hugetlb"):
+            assert key in s, key
+        assert s["cpu"]["usage"]["total"] > 0
+        assert "kernel" in s["cpu"]["usage"] and "user" in s["cpu"]["usage"]
+        assert s["memory"]["usage"]["limit"] == 64 << 20
+        assert s["memory"]["usage"]["usage"] > 0
+        assert s["memory"]["raw"]
+        assert s["pids"] == {"current": 2, "limit": 30}
+        assert s["cpuset"]["cpus"]
+
+
+def test_oom_notification(cid, tmp):
+    go = tmp / "go"
+    os.mkfifo(go)
+    res = {"memory": {"limit": 32 << 20, "swap": 32 << 20}}
+    hog = ("read x < %s; head -c 200M /dev/zero | (echo 1000 > /proc/self/oom_score_adj; exec tail -n 1) >/dev/null; "
+           "sleep 100" % go)
+    with Detached(tmp, cid, ["sh", "-c", hog], res=res) as c:
+        w = subprocess.Popen([CGTOOL, "oom", c.state], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        assert w.stdout.readline().strip() == "watching", w.stderr.read()
+        with open(go, "w") as f:
+            f.write("go\n")
+        assert w.stdout.readline().strip() == "oom"
+    # the cgroup is gone: the watcher says so and ends
+    out, err = w.communicate(timeout=10)
+    assert out.strip().splitlines()[-1] == "gone", (out, err)
+    assert w.returncode == 0
+
+
+# ---- the v2 code paths for real: this host's cgroup2 hierarchy mounted on /sys/fs/cgroup in a
+# private mount namespace, so krunc sees a cgroup v2 host (with the controllers v1 has not taken) ----
+
+def in_v2(script, tmp, check=True):
+    """Run script (sh) in a mount namespace where /sys/fs/cgroup is the cgroup2 hierarchy."""
+    if not v2_mount():
+        pytest.skip("no cgroup v2 hierarchy on this machine")
+    p = subprocess.run(["unshare", "-m", "--propagation", "private", "sh", "-ec",
+                        "mount -t cgroup2 none /sys/fs/cgroup\n" + script],
+                       env={**os.environ, "T": CGTOOL, "D": str(tmp)}, stdin=subprocess.DEVNULL,
+                       capture_output=True, text=True, timeout=60)
+    if check:
+        assert p.returncode == 0, "rc %d\n%s%s" % (p.returncode, p.stdout, p.stderr)
+    return p
+
+
+def test_v2_placement_and_removal(cid, tmp):
+    p = in_v2('$T run -i %s -s $D/s.json -k -- cat /proc/self/cgroup\n'
+              'cat $D/s.json; echo\n'
+              'test -d /sys/fs/cgroup/krunc/%s && echo made\n'
+              '$T destroy $D/s.json\n'
+              'test -d /sys/fs/cgroup/krunc/%s || echo removed\n' % (cid, cid, cid), tmp)
+    lines = p.stdout.splitlines()
+    assert "0::/krunc/" + cid in lines
+    desc = json.loads([l for l in lines if l.startswith("{")][0])
+    assert desc["layout"] == "v2" and desc["dirs"][0]["v2"]
+    assert "made" in lines and "removed" in lines
+
+
+def test_v2_freezer(cid, tmp):
+    p = in_v2('$T run -d -i %s -s $D/s.json -- sh -c "while :; do echo x; done > $D/count" >$D/pid\n'
+              'while [ ! -s $D/count ]; do sleep 0.01; done\n'
+              '$T freeze $D/s.json 1\n'
+              '$T frozen $D/s.json\n'
+              'cat /sys/fs/cgroup/krunc/%s/cgroup.freeze; grep frozen /sys/fs/cgroup/krunc/%s/cgroup.events\n'
+              'a=$(stat -c %%s $D/count); sleep 0.3; b=$(stat -c %%s $D/count); [ "$a" = "$b" ] && echo stopped\n'
+              '$T freeze $D/s.json 0\n'
+              '$T frozen $D/s.json\n'
+              '$T kill $D/s.json KILL\n'
+              '$T destroy $D/s.json\n' % (cid, cid, cid), tmp)
+    assert p.stdout.split() == ["1", "1", "frozen", "1", "stopped", "0"], p.stdout
+
+
+def test_v2_kill_all_with_cgroup_kill(cid, tmp):
+    p = in_v2('$T run -d -i %s -s $D/s.json -- sh -c "sleep 100 & sleep 100 & wait" >$D/pid\n'
+              'while [ "$($T pids $D/s.json | wc -l)" != 3 ]; do sleep 0.01; done\n'
+              '$T kill $D/s.json KILL\n'
+              'while [ -n "$($T pids $D/s.json)" ]; do sleep 0.01; done; echo empty\n'
+              '$T destroy $D/s.json\n' % cid, tmp)
+    assert p.stdout.split() == ["empty"]
+
+
+@pytest.mark.parametrize("rules,want", [
+    ([{"allow": False, "access": "rwm"}], "R-denied W-denied"),
+    ([{"allow": False, "access": "rwm"}, {"allow": True, "type": "c", "major": 1, "minor": 11, "access": "r"}],
+     "R-ok W-denied"),
+])
+def test_v2_devices_through_create(cid, tmp, rules, want):
+    (tmp / "res.json").write_text(json.dumps({"devices": rules}))
+    p = in_v2('$T run -i %s -r $D/res.json -- sh -c "%s"\n' % (cid, KMSG_PROBE.replace('"', '\\"')), tmp)
+    assert " ".join(p.stdout.split()) == want
+
+
+def test_v2_unavailable_controller_and_hugetlb(cid, tmp):
+    (tmp / "mem.json").write_text(json.dumps({"memory": {"limit": 1 << 26}}))
+    p = in_v2('$T run -i %s -r $D/mem.json -- true' % cid, tmp, check=False)
+    assert p.returncode != 0
+    assert "linux.resources.memory: this host has no memory controller (cgroup layout v2)" in p.stderr
+    if not os.path.exists("/sys/kernel/mm/hugepages/hugepages-2048kB"):
+        return
+    (tmp / "huge.json").write_text(json.dumps({"hugepageLimits": [{"pageSize": "2MB", "limit": 2 << 20}]}))
+    p = in_v2('$T run -i %s -r $D/huge.json -- cat /sys/fs/cgroup/krunc/%s/hugetlb.2MB.max' % (cid, cid), tmp)
+    assert p.stdout.strip() == str(2 << 20)
+
+
+def test_v2_stats_and_update(cid, tmp):
+    (tmp / "upd.json").write_text(json.dumps({"hugepageLimits": [{"pageSize": "2MB", "limit": 4 << 20}]}))
+    p = in_v2('$T run -d -i %s -s $D/s.json -- sh -c "i=0; while [ $i -lt 20000 ]; do i=$((i+1)); done; sleep 100" '
+              '>$D/pid\n'
+              '$T update $D/s.json $D/upd.json\n'
+              'cat /sys/fs/cgroup/krunc/%s/hugetlb.2MB.max\n'
+              '$T stats $D/s.json\n'
+              '$T kill $D/s.json KILL\n'
+              '$T destroy $D/s.json\n' % (cid, cid), tmp)
+    lines = p.stdout.splitlines()
+    assert lines[0] == str(4 << 20)
+    s = json.loads(lines[1])
+    assert s["cpu"]["usage"]["total"] > 0
+    assert s["hugetlb"]["2MB"]["max"] == 4 << 20
+
+
+# ---- --systemd-cgroup through D-Bus, against tests/helpers/fake-systemd on a private bus, in a
+# mount namespace where /run/systemd/system exists (systemd is not PID 1 on this machine) ----
+
+FAKE_SYSTEMD = os.path.join(BUILD, "tests", "helpers", "fake-systemd")
+
+BUS_CONF = """<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
+ "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
+<busconfig>
+  <listen>unix:path=%s</listen>
+  <auth>EXTERNAL</auth>
+  <policy context="default">
+    <allow user="*"/>
+    <allow own="*"/>
+    <allow send_destination="*" eavesdrop="true"/>
+    <allow receive_sender="*"/>
+  </policy>
+</busconfig>
+"""
+
+
+def with_fake_systemd(script, tmp, v2):
+    if not os.path.exists(FAKE_SYSTEMD):
+        pytest.skip("fake-systemd not built (needs libsystemd-dev)")
+    if not shutil.which("dbus-daemon"):
+        pytest.skip("no dbus-daemon on this machine")
+    if os.path.isdir("/run/systemd/system"):
+        pytest.skip("systemd runs on this machine: not faking it")
+    bus = tmp / "bus"
+    (tmp / "bus.conf").write_text(BUS_CONF % bus)
+    cgroot = "/sys/fs/cgroup" if v2 else v2_mount()
+    setup = ("mount -t cgroup2 none /sys/fs/cgroup\n" if v2 else "") + """
+mount -t tmpfs tmpfs /run/systemd
+mkdir /run/systemd/system
+export DBUS_SYSTEM_BUS_ADDRESS=unix:path=$D/bus
+dbus-daemon --config-file=$D/bus.conf --nofork --nopidfile 2>/dev/null & DB=$!
+trap 'kill $DB $FK 2>/dev/null' EXIT
+while [ ! -S $D/bus ]; do sleep 0.01; done
+$F %s $D/calls > $D/fake.out 2>&1 & FK=$!
+while ! grep -q ready $D/fake.out; do sleep 0.01; done
+""" % cgroot
+    return subprocess.run(["unshare", "-m", "--propagation", "private", "sh", "-c", setup + script],
+                          env={**os.environ, "T": CGTOOL, "F": FAKE_SYSTEMD, "D": str(tmp)},
+                          stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=60)
+
+
+@pytest.mark.parametrize("v2", [True, False], ids=["v2", "host-layout"])
+def test_systemd_scope_over_dbus(cid, tmp, v2):
+    (tmp / "res.json").write_text(json.dumps({"pids": {"limit": 20}} if not v2 else {}))
+    p = with_fake_systemd("""
+$T run --systemd -i %(cid)s -p machine.slice:krunc:%(cid)s -r $D/res.json -s $D/s.json -k -- cat /proc/self/cgroup
+echo ---
+cat /sys/fs/cgroup/pids/machine.slice/krunc-%(cid)s.scope/pids.max 2>/dev/null || true
+$T destroy $D/s.json && echo destroyed
+""" % {"cid": cid}, tmp, v2)
+    assert p.returncode == 0, p.stdout + p.stderr
+    out = p.stdout.split("---\n")[0]
+    scope = "/machine.slice/krunc-%s.scope" % cid
+    assert "0::" + scope in out.splitlines()
+    if not v2:
+        assert p.stdout.split("---\n")[1].splitlines()[0] == "20", p.stdout
+        # the v1 hierarchies systemd does not manage are joined by krunc itself
+        assert all(l.endswith(scope) for l in out.splitlines() if not l.startswith(tuple("0"))), out
+    calls = (tmp / "calls").read_text().splitlines()
+    start = [c for c in calls if c.startswith("StartTransientUnit krunc-%s.scope" % cid)]
+    assert start and "Slice=machine.slice" in start[0] and "Delegate=1" in start[0] and "PIDs=1" in start[0]
+    assert "StopUnit krunc-%s.scope mode=replace" % cid in calls
+    assert "destroyed" in p.stdout
+    desc = json.load(open(tmp / "s.json"))
+    assert desc["systemd"]["unit"] == "krunc-%s.scope" % cid
+    for d in desc["dirs"]:
+        assert not os.path.exists(d["path"]) or v2, d
+    for h in os.listdir(CG):
+        assert not os.path.exists(os.path.join(CG, h, "machine.slice", "krunc-%s.scope" % cid))
+
+
+def test_systemd_scope_not_made_when_resources_impossible(cid, tmp):
+    (tmp / "res.json").write_text(json.dumps({"network": {"classID": 7}}))
+    if v1_dir("net_cls", ""):
+        pytest.skip("this machine has net_cls")
+    p = with_fake_systemd("$T run --systemd -i %s -r $D/res.json -- true\n" % cid, tmp, False)
+    assert p.returncode != 0
+    assert "linux.resources.network.classID" in p.stderr
+    calls = (tmp / "calls").read_text() if (tmp / "calls").exists() else ""
+    assert "StartTransientUnit" not in calls
+
+
+def test_root_of_a_user_namespace_gets_limits_without_device_rules(cid, tmp):
+    """krunc as root of a user namespace (as podman runs runtimes rootless): device rules are not
+    its to set and are left out, as runc does; the limits it can write still apply."""
+    res = resources_file(tmp, {"pids": {"limit": 9}, "devices": [{"allow": False, "access": "rwm"}]})
+    p = subprocess.run(["unshare", "-U", "--map-root-user", CGTOOL, "run", "-i", cid, "-r", res, "--",
+                        "sh", "-c", "cat %s; head -c 0 /dev/zero && echo zero-ok" %
+                        (v1_dir("pids", "/krunc/%s/pids.max" % cid) or v2_mount() + "/krunc/%s/pids.max" % cid)],
+                       capture_output=True, text=True)
+    assert p.returncode == 0, p.stderr
+    assert p.stdout.split() == ["9", "zero-ok"]

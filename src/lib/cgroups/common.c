@@ -843,22 +843,34 @@ static void sleep_us(long us)
         ;
 }
 
-/* Remove what krunc made of one directory. Processes still inside are killed; it waits a
- * little for them to leave. */
-static int remove_dir(struct cg_dir *d, struct error **err)
+static int freezer_set(struct cg_dir *d, bool frozen, struct error **err);
+
+/* Kill whatever is left in the container's cgroup, and thaw it so the killed can die. */
+static void evict_all(struct cg_set *set)
+{
+    for (size_t i = 0; i < set->n; i++) {
+        _cleanup_free_ pid_t *pids = NULL;
+        size_t n = 0;
+        if (dir_pids(&set->dirs[i], &pids, &n, NULL) == 0)
+            for (size_t k = 0; k < n; k++)
+                kill(pids[k], SIGKILL);
+    }
+    struct cg_dir *fz = cg_set_dir_for(set, CG_FREEZER);
+    if (fz)
+        freezer_set(fz, false, NULL);
+}
+
+/* Remove what krunc made of one directory. Processes still inside are killed (once for the
+ * whole set); it waits a little for them to leave. */
+static int remove_dir(struct cg_set *set, struct cg_dir *d, bool *evicted, struct error **err)
 {
     if (d->created <= 0 && !d->own_parent)
         return 0;
-    if (d->fd >= 0) {
-        close(d->fd);
-        d->fd = -1;
-    }
     _cleanup_free_ char *p = strdup(d->path);
     if (!p)
         return error_set(err, ENOMEM, "out of memory");
     if (d->created > 0) {
         long wait = 200;
-        bool killed = false;
         for (int attempt = 0;; attempt++) {
             char *slash = strrchr(p, '/');
             *slash = '\0';
@@ -869,18 +881,10 @@ static int remove_dir(struct cg_dir *d, struct error **err)
                 break;
             if ((r != -EBUSY && r != -ENOTEMPTY) || attempt >= 14)
                 return error_sys(err, -r, "remove cgroup %s", p);
-            if (!killed) {
-                /* processes left over (no pid namespace, or a failed start) */
-                _cleanup_free_ pid_t *pids = NULL;
-                size_t n = 0;
-                if (dir_pids(d, &pids, &n, NULL) == 0)
-                    for (size_t i = 0; i < n; i++)
-                        kill(pids[i], SIGKILL);
-                if (d->fd >= 0) {
-                    close(d->fd);
-                    d->fd = -1;
-                }
-                killed = true;
+            if (!*evicted) {
+                /* processes left over (no pid namespace, a failed start, a paused container) */
+                evict_all(set);
+                *evicted = true;
             }
             sleep_us(wait);
             if (wait < 100000)
@@ -905,8 +909,9 @@ static int remove_dir(struct cg_dir *d, struct error **err)
 static int set_remove(struct cg_set *set, struct error **err)
 {
     int ret = 0;
+    bool evicted = false;
     for (size_t i = 0; i < set->n; i++) {
-        int r = remove_dir(&set->dirs[i], ret < 0 ? NULL : err);
+        int r = remove_dir(set, &set->dirs[i], &evicted, ret < 0 ? NULL : err);
         if (r < 0 && ret == 0)
             ret = r;
     }
@@ -969,6 +974,16 @@ static int check_routes(struct cg_hosts *hosts, const struct cg_resources *r, st
     return 0;
 }
 
+/* Not in the initial user namespace: its uid_map is not the identity over every uid. */
+static bool in_user_namespace(void)
+{
+    _cleanup_free_ char *map = NULL;
+    if (read_file_at(AT_FDCWD, "/proc/self/uid_map", &map, NULL) < 0)
+        return false;
+    unsigned long a = 1, b = 1, n = 0;
+    return sscanf(map, "%lu %lu %lu", &a, &b, &n) != 3 || a != 0 || b != 0 || n != 4294967295UL;
+}
+
 static int apply_devices(struct cg_set *set, const struct cg_resources *r, struct error **err)
 {
     struct cg_dir *d = cg_set_dir_for(set, CG_DEVICES);
@@ -980,7 +995,7 @@ static int apply_devices(struct cg_set *set, const struct cg_resources *r, struc
         return error_set(err, ENOMEM, "out of memory");
     int ret;
     if (!d->v2) {
-        ret = cg_v1_devices_apply(d, rules, n, err);
+        ret = cg_v1_devices_apply(d, rules, n, 1 + r->n_devices, err);
     } else {
         _cleanup_close_ int prog = -1;
         ret = cg_bpf_devices_load(rules, n, &prog, err);
@@ -990,6 +1005,14 @@ static int apply_devices(struct cg_set *set, const struct cg_resources *r, struc
             _cleanup_close_ int dfd = open(d->path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
             ret = dfd < 0 ? error_sys(err, errno, "open %s", d->path) : cg_bpf_devices_attach(dfd, prog, d->path, err);
         }
+    }
+    if ((ret == -EPERM || ret == -EACCES) && in_user_namespace()) {
+        /* root of a user namespace: device rules are not ours to set (runc skips them too) */
+        if (err) {
+            error_free(*err);
+            *err = NULL;
+        }
+        return 0;
     }
     if (ret < 0)
         error_prefix(err, "linux.resources.devices");
@@ -1006,13 +1029,33 @@ static int apply_all(struct cg_set *set, const struct cg_resources *r, enum cg_a
     return 0;
 }
 
+int cg_check_host(json_t *resources, struct error **err)
+{
+    struct cg_resources res;
+    TRY(cg_resources_parse(resources, "linux.resources", &res, err));
+    struct cg_hosts hosts;
+    int ret = cg_detect(&hosts, err);
+    if (ret == 0) {
+        ret = check_routes(&hosts, &res, err);
+        cg_hosts_free(&hosts);
+    }
+    cg_resources_free(&res);
+    return ret;
+}
+
 int cgroup_create_at(const char *cgroups_path, json_t *resources, const struct cgroup_opts *opts, pid_t pid,
                      json_t **state_out, struct error **err)
 {
     *state_out = NULL;
     if (opts->systemd)
         return cg_systemd_create(cgroups_path, resources, opts, pid, state_out, err);
+    return cg_fs_create(cgroups_path, opts->id, resources, pid, false, state_out, err);
+}
 
+int cg_fs_create(const char *cgroups_path, const char *id, json_t *resources, pid_t pid, bool scope,
+                 json_t **state_out, struct error **err)
+{
+    *state_out = NULL;
     struct cg_resources res;
     TRY(cg_resources_parse(resources, "linux.resources", &res, err));
     struct cg_hosts hosts;
@@ -1027,7 +1070,7 @@ int cgroup_create_at(const char *cgroups_path, json_t *resources, const struct c
 
     bool own_parent = false;
     if (!cgroups_path || !*cgroups_path) {
-        if (asprintf(&set.cgroups_path, "/krunc/%s", opts->id) < 0)
+        if (asprintf(&set.cgroups_path, "/krunc/%s", id) < 0)
             set.cgroups_path = NULL;
         own_parent = true;
         if (!set.cgroups_path)
@@ -1093,7 +1136,7 @@ int cgroup_create_at(const char *cgroups_path, json_t *resources, const struct c
         d->ctrls = h->v2 ? cg_hier_v2_controllers(h) : h->ctrls;
         d->created = created;
         d->own_parent = own_parent;
-        if (created == 0) {
+        if (created == 0 && !scope) {
             /* joining a cgroup that already exists: it must be empty */
             _cleanup_free_ char *procs = NULL;
             if (cg_read(d, "cgroup.procs", &procs, NULL) == 0 && !blank(procs)) {
@@ -1126,9 +1169,10 @@ int cgroup_create_at(const char *cgroups_path, json_t *resources, const struct c
         int r = cg_writef(&set.dirs[i], "cgroup.procs", err, "%d", (int)pid);
         if (r < 0 && !limits && rootless) {
             /* rootless: a cgroup we may make but not move into; leave it */
-            struct error *e = *err;
-            *err = NULL;
-            error_free(e);
+            if (err) {
+                error_free(*err);
+                *err = NULL;
+            }
             continue;
         }
         ret = r;
@@ -1152,15 +1196,20 @@ int cgroup_create(const struct spec *spec, const struct cgroup_opts *opts, pid_t
     return cgroup_create_at(spec->linux.cgroups_path, spec->linux.resources, opts, pid, state_out, err);
 }
 
+int cg_fs_destroy(json_t *state, struct error **err)
+{
+    _cleanup_set_ struct cg_set set;
+    TRY(cg_set_from_json(state, &set, err));
+    return set_remove(&set, err);
+}
+
 int cgroup_destroy(json_t *state, struct error **err)
 {
     if (!state || json_is_null(state))
         return 0;
     if (cg_systemd_state(state))
         return cg_systemd_destroy(state, err);
-    _cleanup_set_ struct cg_set set;
-    TRY(cg_set_from_json(state, &set, err));
-    return set_remove(&set, err);
+    return cg_fs_destroy(state, err);
 }
 
 int cgroup_pids(json_t *state, pid_t **pids, size_t *n, struct error **err)
@@ -1173,6 +1222,20 @@ int cgroup_pids(json_t *state, pid_t **pids, size_t *n, struct error **err)
     if (!d)
         return error_set(err, ENOENT, "the container has no cgroup of its own");
     return dir_pids(d, pids, n, err);
+}
+
+bool cgroup_alive(json_t *state)
+{
+    _cleanup_set_ struct cg_set set;
+    if (cg_set_from_json(state, &set, NULL) < 0)
+        return false;
+    struct cg_dir *d = set_main_dir(&set);
+    if (!d)
+        return false;
+    _cleanup_free_ char *procs = NULL;
+    if (asprintf(&procs, "%s/cgroup.procs", d->path) < 0)
+        return true;
+    return access(procs, F_OK) == 0;
 }
 
 /* ---- freezer ---- */
@@ -1301,8 +1364,6 @@ int cgroup_kill_all(json_t *state, int sig, struct error **err)
 
 int cgroup_update(json_t *state, json_t *resources, struct error **err)
 {
-    if (cg_systemd_state(state))
-        return error_set(err, ENOTSUP, "update of a systemd-managed cgroup is not supported");
     _cleanup_set_ struct cg_set set;
     TRY(cg_set_from_json(state, &set, err));
     struct cg_resources res;
@@ -1330,8 +1391,7 @@ int cgroup_stats(json_t *state, json_t **stats, struct error **err)
     _cleanup_json_ json_t *s = json_object();
     if (!s)
         return error_set(err, ENOMEM, "out of memory");
-    TRY(cg_v1_stats(&set, s, err));
-    TRY(cg_v2_stats(&set, s, err));
+    TRY(cg_stats(&set, s, err));
     *stats = TAKE_PTR(s);
     return 0;
 }

@@ -184,8 +184,8 @@ unsigned cg_resources_controllers(const struct cg_resources *r);
 unsigned cg_resources_unified_controllers(const struct cg_resources *r);
 /* The first resource that asks for a limit (a JSON path), or NULL when none does. */
 const char *cg_resources_first_limit(const struct cg_resources *r);
-/* The rules actually applied: deny everything, the spec's rules, then the devices every
- * container gets (as runc does). */
+/* The rules actually applied: deny everything, the spec's rules (so 1 + r->n_devices of them come
+ * first), then the devices every container gets (as runc does). */
 int cg_device_rules_effective(const struct cg_resources *r, struct cg_device_rule **out, size_t *n);
 /* "c 1:3 rwm" */
 void cg_device_rule_format(const struct cg_device_rule *rule, char *buf, size_t size);
@@ -204,15 +204,26 @@ int cg_v2_apply(struct cg_set *set, const struct cg_resources *r, enum cg_apply_
 /* Enable controllers for the v2 directory mount+rel, in each of its parents from the mount root
  * down. want is best effort; a controller in must that cannot be enabled is an error. */
 int cg_v2_enable_controllers(const char *mount, const char *rel, unsigned want, unsigned must, struct error **err);
-int cg_v1_devices_apply(struct cg_dir *d, const struct cg_device_rule *rules, size_t n, struct error **err);
-int cg_v1_stats(struct cg_set *set, json_t *stats, struct error **err);
-int cg_v2_stats(struct cg_set *set, json_t *stats, struct error **err);
+/* The first n_required rules must be written; an allow rule after them that the parent refuses is skipped. */
+int cg_v1_devices_apply(struct cg_dir *d, const struct cg_device_rule *rules, size_t n, size_t n_required,
+                        struct error **err);
+/* runc's stats object (the "data" of a "stats" event), from whichever hierarchy holds each controller. */
+int cg_stats(struct cg_set *set, json_t *stats, struct error **err);
 
 /* eBPF device program (BPF_PROG_TYPE_CGROUP_DEVICE). */
 
 int cg_bpf_devices_load(const struct cg_device_rule *rules, size_t n, int *prog_fd, struct error **err);
 /* Attach prog to the cgroup dir, replacing the programs krunc attached before. */
 int cg_bpf_devices_attach(int cgroup_fd, int prog_fd, const char *dir, struct error **err);
+
+/* cgroup_create without systemd: make cgroups_path (NULL: /krunc/<id>) in every hierarchy.
+ * scope: systemd made it already, with pid in it. */
+int cg_fs_create(const char *cgroups_path, const char *id, json_t *resources, pid_t pid, bool scope,
+                 json_t **state_out, struct error **err);
+/* The resources are valid and this host has a hierarchy for each. */
+int cg_check_host(json_t *resources, struct error **err);
+/* Remove what cg_fs_create made (described by state), killing what is left inside. */
+int cg_fs_destroy(json_t *state, struct error **err);
 
 /* --systemd-cgroup */
 struct cgroup_opts;

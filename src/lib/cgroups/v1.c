@@ -20,7 +20,8 @@ static struct cg_dir *v1_dir(struct cg_set *set, enum cg_controller c)
     return d && !d->v2 ? d : NULL;
 }
 
-int cg_v1_devices_apply(struct cg_dir *d, const struct cg_device_rule *rules, size_t n, struct error **err)
+int cg_v1_devices_apply(struct cg_dir *d, const struct cg_device_rule *rules, size_t n, size_t n_required,
+                        struct error **err)
 {
     /* one rule per write(); the kernel reads each write as one rule */
     _cleanup_close_ int allow = -1, deny = -1;
@@ -37,8 +38,13 @@ int cg_v1_devices_apply(struct cg_dir *d, const struct cg_device_rule *rules, si
         }
         char line[64];
         cg_device_rule_format(&rules[i], line, sizeof(line));
-        if (write(*fd, line, strlen(line)) < 0)
+        if (write(*fd, line, strlen(line)) < 0) {
+            /* a parent that does not allow a default device (krunc nested in a container):
+             * it stays denied, which is safe */
+            if (i >= n_required && errno == EPERM && rules[i].allow)
+                continue;
             return error_sys(err, errno, "write \"%s\" to %s/%s", line, d->path, file);
+        }
     }
     return 0;
 }
@@ -241,13 +247,5 @@ int cg_v1_apply(struct cg_set *set, const struct cg_resources *r, enum cg_apply_
         }
     if ((need & CG_BIT(CG_RDMA)) && (d = v1_dir(set, CG_RDMA)))
         TRY(apply_rdma(d, r, err));
-    return 0;
-}
-
-/* ---- stats ---- */
-
-int cg_v1_stats(struct cg_set *set, json_t *stats, struct error **err)
-{
-    (void)set; (void)stats; (void)err;
     return 0;
 }

@@ -285,11 +285,3 @@ int cg_v2_apply(struct cg_set *set, const struct cg_resources *r, enum cg_apply_
         TRY(apply_unified(d, r, err));
     return 0;
 }
-
-/* ---- stats ---- */
-
-int cg_v2_stats(struct cg_set *set, json_t *stats, struct error **err)
-{
-    (void)set; (void)stats; (void)err;
-    return 0;
-}
