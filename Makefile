@@ -3,17 +3,28 @@
 
 BUILD ?= build
 PYTHON ?= /usr/bin/python3
-APT_PACKAGES = gcc clang make pkg-config meson ninja-build libjansson-dev libseccomp-dev \
-	busybox-static python3 python3-pytest iproute2 util-linux procps libsystemd-dev dbus-daemon
+# to build krunc and its man page, and run the demo container
+BUILD_PACKAGES = gcc make pkg-config meson ninja-build libjansson-dev libseccomp-dev libsystemd-dev \
+	go-md2man busybox-static
+# and for the tests: the clang build, pytest, the engines that drive krunc
+TEST_PACKAGES = $(BUILD_PACKAGES) clang python3 python3-pytest iproute2 util-linux procps \
+	podman conmon containerd python3-grpcio dbus-daemon
 
-.PHONY: all deps build demo test unit integration clean install
+.PHONY: all deps deps-test build demo test unit integration clean install
 
 all: build
 
-deps:
-	@if [ "$$(id -u)" != 0 ]; then echo "make deps: run as root (it calls apt-get)"; exit 1; fi
+define apt_install
+	@if [ "$$(id -u)" != 0 ]; then echo "make $@: run as root (it calls apt-get)"; exit 1; fi
 	DEBIAN_FRONTEND=noninteractive apt-get update -qq
-	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $(APT_PACKAGES) >/dev/null
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $(1) >/dev/null
+endef
+
+deps:
+	$(call apt_install,$(BUILD_PACKAGES))
+
+deps-test:
+	$(call apt_install,$(TEST_PACKAGES))
 
 $(BUILD)/build.ninja:
 	meson setup $(BUILD)
@@ -32,7 +43,7 @@ integration: build
 	KRUNC=$(abspath $(BUILD))/krunc KRUNC_BUILD=$(abspath $(BUILD)) $(PYTHON) -m pytest -q -ra tests/integration
 
 # Also builds with clang, so both compilers stay warning-free.
-test: deps build
+test: deps-test build
 	test -f $(BUILD)-clang/build.ninja || CC=clang meson setup $(BUILD)-clang >/dev/null
 	ninja -C $(BUILD)-clang >/dev/null
 	meson test -C $(BUILD) --print-errorlogs

@@ -109,7 +109,10 @@ int main(int argc, char **argv)
         if (strcmp(commands[i]->name, name) == 0) {
             int sub_argc = argc - optind;
             char **sub_argv = argv + optind;
-            optind = 1;
+            /* 0, not 1: glibc then starts afresh, forgetting the stop-at-the-first-
+             * argument order of the global parse, so that a command's flags may
+             * follow its arguments (`create ID --pid-file F`), as runc allows */
+            optind = 0;
             return commands[i]->run(&ro, sub_argc, sub_argv);
         }
     }

@@ -335,9 +335,17 @@ static int destroy_container(const struct runtime_opts *ro, struct container_sta
 int container_delete(const struct runtime_opts *ro, const char *id, bool force, struct error **err)
 {
     _cleanup_state_ struct container_state *st = NULL;
-    int r = state_load(ro->root, id, true, &st, err);
-    if (r < 0)
+    _cleanup_error_ struct error *lerr = NULL;
+    int r = state_load(ro->root, id, true, &st, &lerr);
+    /* `delete --force` of a container that is already gone succeeds, as in runc:
+     * podman and conmon call it to clean up after a create that failed */
+    if (r == -ENOENT && force)
+        return 0;
+    if (r < 0) {
+        if (err)
+            *err = TAKE_PTR(lerr);
         return r;
+    }
     enum container_status s = state_status(st);
     if (s != STATUS_STOPPED) {
         if (s != STATUS_CREATED && !force)
@@ -360,11 +368,13 @@ int container_kill(const struct runtime_opts *ro, const char *id, int sig, bool 
     int r = state_load(ro->root, id, false, &st, err);
     if (r < 0)
         return r;
+    /* --all goes through the cgroup even once the init has exited: without a
+     * pid namespace its children outlive it, and the runc shim kills them so */
+    if (all && st->cgroup)
+        return cgroup_kill_all(st->cgroup, sig, err);
     enum container_status s = state_status(st);
     if (s == STATUS_STOPPED)
         return error_set(err, ESRCH, "container not running: %s", id);
-    if (all && st->cgroup)
-        return cgroup_kill_all(st->cgroup, sig, err);
     /* a frozen process dies of SIGKILL only once thawed (v1), as runc does it */
     bool thaw = sig == SIGKILL && s == STATUS_PAUSED;
     _cleanup_close_ int pidfd = (int)syscall(SYS_pidfd_open, st->pid, 0);

@@ -457,7 +457,9 @@ def test_device_entry_and_cgroup_rule(kx, kbundle, cid):
     kx.rt.delete(cid, force=True)
 
 
-def test_device_not_added_twice_and_no_rule_without_a_list(kx, kbundle, cid):
+def test_device_not_added_twice_and_rule_added_without_a_list(kx, kbundle, cid):
+    """The device cgroup denies all but the default nodes even when the config
+    has no rules (as runc does), so the rule is added to a missing list too."""
     kbundle.linux["devices"] = [{"path": "/dev/kvm", "type": "c", "major": 10, "minor": 232, "fileMode": 0o660}]
     kbundle.linux["resources"] = {}
     kbundle.set_args("true")
@@ -465,8 +467,17 @@ def test_device_not_added_twice_and_no_rule_without_a_list(kx, kbundle, cid):
     cfg = stored_config(kx.rt, cid)
     assert cfg["linux"]["devices"] == [{"path": "/dev/kvm", "type": "c", "major": 10, "minor": 232,
                                         "fileMode": 0o660}]
-    assert "devices" not in cfg["linux"]["resources"]
+    assert cfg["linux"]["resources"]["devices"] == [
+        {"allow": True, "type": "c", "major": 10, "minor": 232, "access": "rwm"}]
     kx.rt.delete(cid, force=True)
+
+
+def test_vmm_can_open_kvm_without_resources(kx, kbundle, cid):
+    kbundle.linux.pop("resources", None)
+    kbundle.set_args("true")
+    res = kx.run(cid, kbundle)
+    assert res.returncode == 0, describe(res)
+    assert "cannot open /dev/kvm" not in res.stderr
 
 
 def test_vmm_can_open_kvm_in_container(kx, kbundle, cid):

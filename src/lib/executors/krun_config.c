@@ -148,14 +148,18 @@ int krun_add_device(struct spec *spec, const char *path, dev_t rdev, struct erro
         spec->linux.devices = nd;
         spec->linux.n_devices++;
     }
-    /* An empty or missing list sets no device rules of its own. Appended
-     * last, the rule wins over an earlier deny-all. */
-    json_t *rules = json_object_get(spec->linux.resources, "devices");
-    if (json_array_size(rules) > 0) {
-        json_t *allow = json_pack("{s:b, s:s, s:I, s:I, s:s}", "allow", 1, "type", "c", "major", (json_int_t)major,
-                                  "minor", (json_int_t)minor, "access", "rwm");
-        if (!allow || json_array_append_new(rules, allow) < 0)
-            return error_set(err, ENOMEM, "out of memory");
-    }
+    /* The device cgroup denies everything but a few default nodes whether
+     * or not the config lists rules (as runc does), so the VMM's device gets
+     * its rule even when there is no list. Appended last, it wins over an
+     * earlier deny-all. */
+    json_t *lx, *res, *rules;
+    if (json_child(spec->json, "linux", JSON_OBJECT, &lx) < 0 || json_child(lx, "resources", JSON_OBJECT, &res) < 0 ||
+        json_child(res, "devices", JSON_ARRAY, &rules) < 0)
+        return error_set(err, EINVAL, "linux.resources.devices: cannot add a rule for %s", path);
+    spec->linux.resources = res;
+    json_t *allow = json_pack("{s:b, s:s, s:I, s:I, s:s}", "allow", 1, "type", "c", "major", (json_int_t)major,
+                              "minor", (json_int_t)minor, "access", "rwm");
+    if (!allow || json_array_append_new(rules, allow) < 0)
+        return error_set(err, ENOMEM, "out of memory");
     return 0;
 }
