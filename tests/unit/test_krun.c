@@ -252,10 +252,14 @@ static void test_device(void)
     CHECK(json_array_size(devs) == 1);
     json_t *d = json_array_get(devs, 0);
     CHECK(json_integer_value(json_object_get(d, "major")) == 10 && json_integer_value(json_object_get(d, "fileMode")) == 0666);
-    /* present: not added twice; no resources, no rule */
+    /* present: not added twice; the rule made in a list of its own, once */
     CHECK(krun_add_device(spec, "/dev/kvm", makedev(10, 232), NULL) == 0);
     CHECK(spec->linux.n_devices == 1 && json_array_size(devs) == 1);
-    CHECK(!json_object_get(json_object_get(spec->json, "linux"), "resources"));
+    json_t *rules = json_object_get(json_object_get(json_object_get(spec->json, "linux"), "resources"), "devices");
+    CHECK(json_array_size(rules) == 1);
+    CHECK(json_is_true(json_object_get(json_array_get(rules, 0), "allow")) &&
+          json_integer_value(json_object_get(json_array_get(rules, 0), "minor")) == 232);
+    CHECK(spec->linux.resources == json_object_get(json_object_get(spec->json, "linux"), "resources"));
     spec_free(spec);
 
     json_t *doc = json_loads(base, 0, NULL);

@@ -159,7 +159,14 @@ int krun_add_device(struct spec *spec, const char *path, dev_t rdev, struct erro
     spec->linux.resources = res;
     json_t *allow = json_pack("{s:b, s:s, s:I, s:I, s:s}", "allow", 1, "type", "c", "major", (json_int_t)major,
                               "minor", (json_int_t)minor, "access", "rwm");
-    if (!allow || json_array_append_new(rules, allow) < 0)
+    if (!allow)
+        return error_set(err, ENOMEM, "out of memory");
+    size_t n = json_array_size(rules);
+    if (n && json_equal(json_array_get(rules, n - 1), allow)) {
+        json_decref(allow);     /* already the last word */
+        return 0;
+    }
+    if (json_array_append_new(rules, allow) < 0)
         return error_set(err, ENOMEM, "out of memory");
     return 0;
 }
