@@ -255,10 +255,10 @@ static void test_device(void)
     /* present: not added twice; the rule made in a list of its own, once */
     CHECK(krun_add_device(spec, "/dev/kvm", makedev(10, 232), NULL) == 0);
     CHECK(spec->linux.n_devices == 1 && json_array_size(devs) == 1);
-    json_t *rules = json_object_get(json_object_get(json_object_get(spec->json, "linux"), "resources"), "devices");
-    CHECK(json_array_size(rules) == 1);
-    CHECK(json_is_true(json_object_get(json_array_get(rules, 0), "allow")) &&
-          json_integer_value(json_object_get(json_array_get(rules, 0), "minor")) == 232);
+    json_t *own = json_object_get(json_object_get(json_object_get(spec->json, "linux"), "resources"), "devices");
+    CHECK(json_array_size(own) == 1);
+    CHECK(json_is_true(json_object_get(json_array_get(own, 0), "allow")) &&
+          json_integer_value(json_object_get(json_array_get(own, 0), "minor")) == 232);
     CHECK(spec->linux.resources == json_object_get(json_object_get(spec->json, "linux"), "resources"));
     spec_free(spec);
 
