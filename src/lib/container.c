@@ -30,8 +30,6 @@
 #include "terminal.h"
 #include "util.h"
 
-static void spec_freep(struct spec **s) { spec_free(*s); }
-#define _cleanup_spec_ _cleanup_(spec_freep)
 #define _cleanup_state_ _cleanup_(state_freep)
 
 static int connect_console_socket(const char *path, struct error **err)
@@ -67,20 +65,6 @@ static int write_pid_file(const char *path, pid_t pid, struct error **err)
     return 0;
 }
 
-/* The stored copy of the (possibly executor-adjusted) config. */
-static int load_stored_spec(const struct container_state *st, struct spec **out, struct error **err)
-{
-    _cleanup_free_ char *buf = NULL;
-    int r = read_file_at(st->dirfd, CONFIG_COPY, &buf, NULL);
-    if (r < 0)
-        return error_sys(err, -r, "read the stored config of %s", st->id);
-    json_error_t jerr;
-    json_t *doc = json_loads(buf, 0, &jerr);
-    if (!doc)
-        return error_set(err, EINVAL, "stored config of %s: %s", st->id, jerr.text);
-    return spec_parse(doc, st->bundle ? st->bundle : "/", out, err);
-}
-
 static char *oci_state_string(const struct container_state *st, enum container_status status)
 {
     _cleanup_json_ json_t *o = state_to_oci(st, status);
@@ -94,15 +78,6 @@ static void kill_and_reap(pid_t pid)
     kill(pid, SIGKILL);
     while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
         ;
-}
-
-static int store_config(int dirfd, const struct spec *spec, struct error **err)
-{
-    _cleanup_free_ char *cfg = json_dumps(spec->json, JSON_COMPACT);
-    if (!cfg)
-        return error_set(err, ENOMEM, "out of memory");
-    int r = write_file_at(dirfd, CONFIG_COPY, cfg, strlen(cfg), O_CREAT | O_TRUNC, 0600);
-    return r < 0 ? error_sys(err, -r, "store the config") : 0;
 }
 
 /* Everything `create` does; *pid_out is the init's pid. For `run` in the
@@ -144,7 +119,7 @@ static int create_container(const struct runtime_opts *ro, const struct create_o
         r = error_sys(err, errno, "create the exec fifo");
         goto fail;
     }
-    if ((r = store_config(dirfd, spec, err)) < 0)
+    if ((r = state_write_config(dirfd, co->id, spec->json, err)) < 0)
         goto fail;
     if (co->console_socket && (console_fd = r = connect_console_socket(co->console_socket, err)) < 0)
         goto fail;
@@ -283,7 +258,7 @@ int container_start(const struct runtime_opts *ro, const char *id, struct error 
     unlinkat(st->dirfd, EXEC_FIFO, 0);
 
     _cleanup_spec_ struct spec *spec = NULL;
-    if (load_stored_spec(st, &spec, err) < 0)
+    if (state_load_spec(st, &spec, err) < 0)
         return -EINVAL;
     if (spec->hooks[HOOK_POSTSTART].n) {
         _cleanup_free_ char *sj = oci_state_string(st, STATUS_RUNNING);
@@ -308,7 +283,7 @@ static int destroy_container(const struct runtime_opts *ro, struct container_sta
 {
     _cleanup_spec_ struct spec *spec = NULL;
     _cleanup_error_ struct error *serr = NULL;
-    if (load_stored_spec(st, &spec, &serr) < 0)
+    if (state_load_spec(st, &spec, &serr) < 0)
         log_warn("delete %s: %s", st->id, serr->msg);
     if (st->cgroup) {
         int r = cgroup_destroy(st->cgroup, err);

@@ -35,15 +35,12 @@ static void merge(json_t *dst, json_t *src)
  * state: a later update (or anyone reading the config) sees the new values. */
 static int store_resources(struct container_state *st, json_t *resources, struct error **err)
 {
-    _cleanup_free_ char *buf = NULL;
-    int r = read_file_at(st->dirfd, CONFIG_COPY, &buf, NULL);
-    if (r == -ENOENT)
+    if (faccessat(st->dirfd, CONFIG_COPY, F_OK, 0) < 0 && errno == ENOENT)
         return 0;
+    _cleanup_json_ json_t *doc = NULL;
+    int r = state_read_config(st, &doc, err);
     if (r < 0)
-        return error_sys(err, -r, "read the stored config of %s", st->id);
-    _cleanup_json_ json_t *doc = json_loads(buf, 0, NULL);
-    if (!json_is_object(doc))
-        return error_set(err, EINVAL, "the stored config of %s is corrupt", st->id);
+        return r;
     json_t *lx = json_object_get(doc, "linux");
     if (!json_is_object(lx)) {
         lx = json_object();
@@ -55,18 +52,7 @@ static int store_resources(struct container_state *st, json_t *resources, struct
         json_object_set_new(lx, "resources", res);
     }
     merge(res, resources);
-    _cleanup_free_ char *out = json_dumps(doc, JSON_COMPACT);
-    if (!out)
-        return error_set(err, ENOMEM, "out of memory");
-    static const char tmp[] = CONFIG_COPY ".update";
-    r = write_file_at(st->dirfd, tmp, out, strlen(out), O_CREAT | O_TRUNC, 0600);
-    if (r == 0 && renameat(st->dirfd, tmp, st->dirfd, CONFIG_COPY) < 0)
-        r = -errno;
-    if (r < 0) {
-        unlinkat(st->dirfd, tmp, 0);
-        return error_sys(err, -r, "store the updated config of %s", st->id);
-    }
-    return 0;
+    return state_write_config(st->dirfd, st->id, doc, err);
 }
 
 int container_update(const struct runtime_opts *ro, const char *id, json_t *resources, struct error **err)

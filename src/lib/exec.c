@@ -38,23 +38,8 @@
 #include "terminal.h"
 #include "util.h"
 
-static void spec_freep(struct spec **s) { spec_free(*s); }
-#define _cleanup_spec_ _cleanup_(spec_freep)
 #define _cleanup_state_ _cleanup_(state_freep)
 #define TRY(x) do { int _r = (x); if (_r < 0) return _r; } while (0)
-
-static int load_spec(const struct container_state *st, struct spec **out, struct error **err)
-{
-    _cleanup_free_ char *buf = NULL;
-    int r = read_file_at(st->dirfd, CONFIG_COPY, &buf, NULL);
-    if (r < 0)
-        return error_sys(err, -r, "read the stored config of %s", st->id);
-    json_error_t jerr;
-    json_t *doc = json_loads(buf, 0, &jerr);
-    if (!doc)
-        return error_set(err, EINVAL, "stored config of %s: %s", st->id, jerr.text);
-    return spec_parse(doc, st->bundle ? st->bundle : "/", out, err);
-}
 
 /* ---- the process description ---- */
 
@@ -364,7 +349,7 @@ int container_exec(const struct runtime_opts *ro, const struct exec_opts *eo, in
         TRY(executor_check_exec(st->executor, eo->id, err));
 
     _cleanup_spec_ struct spec *spec = NULL;
-    TRY(load_spec(st, &spec, err));
+    TRY(state_load_spec(st, &spec, err));
     _cleanup_json_ json_t *process_doc = NULL;
     TRY(build_process(spec, eo, &process_doc, err));
     bool tty = spec->process.terminal;

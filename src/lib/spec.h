@@ -151,6 +151,8 @@ int spec_load(const char *bundle, struct spec **out, struct error **err);
 /* Parse a document already in memory (used for the stored copy and by tests). */
 int spec_parse(json_t *doc, const char *bundle, struct spec **out, struct error **err);
 void spec_free(struct spec *spec);
+static inline void spec_freep(struct spec **s) { spec_free(*s); }
+#define _cleanup_spec_ __attribute__((cleanup(spec_freep)))
 /* Parse a process object (config.json's, or exec's --process) into p;
  * allocations live in spec's arena. linux_obj: the container's, or NULL. */
 int spec_parse_process(struct spec *spec, json_t *process, json_t *linux_obj, struct spec_process *p,

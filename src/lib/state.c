@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "cgroups/cgroups.h"
+#include "spec.h"
 #include "cleanup.h"
 #include "util.h"
 
@@ -253,5 +254,46 @@ int state_list_ids(const char *root, char ***ids, size_t *n, struct error **err)
     if (v)
         qsort(v, *n, sizeof(*v), cmp_str);
     *ids = v;
+    return 0;
+}
+
+int state_read_config(const struct container_state *st, json_t **doc, struct error **err)
+{
+    _cleanup_free_ char *buf = NULL;
+    int r = read_file_at(st->dirfd, CONFIG_COPY, &buf, NULL);
+    if (r < 0)
+        return error_sys(err, -r, "read the stored config of %s", st->id);
+    json_error_t jerr;
+    *doc = json_loads(buf, 0, &jerr);
+    if (!json_is_object(*doc)) {
+        json_decref(*doc);
+        *doc = NULL;
+        return error_set(err, EINVAL, "the stored config of %s is corrupt: %s", st->id, jerr.text);
+    }
+    return 0;
+}
+
+int state_load_spec(const struct container_state *st, struct spec **out, struct error **err)
+{
+    json_t *doc;
+    int r = state_read_config(st, &doc, err);
+    if (r < 0)
+        return r;
+    return spec_parse(doc, st->bundle ? st->bundle : "/", out, err);
+}
+
+int state_write_config(int dirfd, const char *id, json_t *doc, struct error **err)
+{
+    _cleanup_free_ char *out = json_dumps(doc, JSON_COMPACT);
+    if (!out)
+        return error_set(err, ENOMEM, "out of memory");
+    static const char tmp[] = CONFIG_COPY ".tmp";
+    int r = write_file_at(dirfd, tmp, out, strlen(out), O_CREAT | O_TRUNC, 0600);
+    if (r == 0 && renameat(dirfd, tmp, dirfd, CONFIG_COPY) < 0)
+        r = -errno;
+    if (r < 0) {
+        unlinkat(dirfd, tmp, 0);
+        return error_sys(err, -r, "store the config of %s", id);
+    }
     return 0;
 }

@@ -38,3 +38,10 @@ json_t *state_to_oci(const struct container_state *st, enum container_status sta
 /* Ids of the containers under root (sorted). */
 int state_list_ids(const char *root, char ***ids, size_t *n, struct error **err);
 void state_freep(struct container_state **st);
+
+struct spec;
+/* The stored copy of the container's config (as its executor left it). */
+int state_read_config(const struct container_state *st, json_t **doc, struct error **err);
+int state_load_spec(const struct container_state *st, struct spec **out, struct error **err);
+/* Replace the stored config, atomically. */
+int state_write_config(int dirfd, const char *id, json_t *doc, struct error **err);
