@@ -1072,6 +1072,19 @@ static int mount_fs_entry(int root_fd, const struct spec *spec, const struct spe
     return mount_finish(mfd, o, m->destination, err);
 }
 
+int mount_opts_add_label(struct mount_opts *o, const char *type, const char *label)
+{
+    if (!label || !*label || !type ||
+        (strcmp(type, "tmpfs") != 0 && strcmp(type, "devpts") != 0 && strcmp(type, "mqueue") != 0))
+        return 0;
+    char *data = NULL;
+    if (asprintf(&data, "%s%scontext=\"%s\"", o->data ? o->data : "", o->data ? "," : "", label) < 0)
+        return -ENOMEM;
+    free(o->data);
+    o->data = data;
+    return 0;
+}
+
 int mount_entry(int root_fd, const struct spec *spec, const struct spec_mount *m, struct error **err)
 {
     _cleanup_(mount_opts_freep) struct mount_opts o = { 0 };
@@ -1091,5 +1104,8 @@ int mount_entry(int root_fd, const struct spec *spec, const struct spec_mount *m
         return error_set(err, EINVAL, "mount on \"%s\": no type, and not a bind mount", m->destination);
     if (strcmp(m->type, "cgroup") == 0)
         return mount_cgroup(root_fd, spec, m, &o, dest, err);
+    /* set only where SELinux is enabled: the spec check refuses it elsewhere */
+    if (mount_opts_add_label(&o, m->type, spec->linux.mount_label) < 0)
+        return error_set(err, ENOMEM, "out of memory");
     return mount_fs_entry(root_fd, spec, m, &o, dest, err);
 }

@@ -42,6 +42,9 @@ extern bool inroot_no_openat2;
 
 /* Lexically clean an absolute or relative path: "/a/./b//../c" -> "/a/c"; ".." stops at "/". */
 char *path_clean(const char *path);
+/* linux.mountLabel as the SELinux context= option, for the file systems
+ * that take one (tmpfs, devpts, mqueue). Replaces o->data. 0 or -ENOMEM. */
+int mount_opts_add_label(struct mount_opts *o, const char *type, const char *label);
 /* Open path as an O_PATH fd, resolving every component (symlinks included)
  * as if root_fd were "/": nothing can lead out of it. */
 int inroot_open(int root_fd, const char *path, int *out_fd);

@@ -209,8 +209,30 @@ static void test_resolve(void)
     waitpid(pid, &status, 0);
 }
 
+static void test_mount_label(void)
+{
+    const char *opts[] = { "nosuid", "mode=755", "size=64k" };
+    struct mount_opts o = { 0 };
+    CHECK(mount_opts_parse(opts, 3, &o, NULL) == 0);
+    CHECK(mount_opts_add_label(&o, "tmpfs", "system_u:object_r:container_file_t:s0") == 0);
+    CHECK(o.data && strcmp(o.data, "mode=755,size=64k,context=\"system_u:object_r:container_file_t:s0\"") == 0);
+    mount_opts_free(&o);
+
+    struct mount_opts none = { 0 };
+    CHECK(mount_opts_add_label(&none, "devpts", "l") == 0);
+    CHECK(none.data && strcmp(none.data, "context=\"l\"") == 0);
+    mount_opts_free(&none);
+
+    /* proc, sysfs and binds take no context=; no label, nothing added */
+    struct mount_opts p = { 0 };
+    CHECK(mount_opts_add_label(&p, "proc", "l") == 0 && p.data == NULL);
+    CHECK(mount_opts_add_label(&p, "tmpfs", NULL) == 0 && p.data == NULL);
+    CHECK(mount_opts_add_label(&p, "tmpfs", "") == 0 && p.data == NULL);
+}
+
 int main(void)
 {
+    test_mount_label();
     test_clean();
     test_options();
     test_resolve();
