@@ -163,6 +163,13 @@ static int check_blkio_weight(const char *path, const char *key, struct cg_opt_u
     return 0;
 }
 
+const char *const cg_throttle_keys[CG_THROTTLE__MAX] = {
+    [CG_THROTTLE_READ_BPS] = "throttleReadBpsDevice",
+    [CG_THROTTLE_WRITE_BPS] = "throttleWriteBpsDevice",
+    [CG_THROTTLE_READ_IOPS] = "throttleReadIOPSDevice",
+    [CG_THROTTLE_WRITE_IOPS] = "throttleWriteIOPSDevice",
+};
+
 static int parse_blkio(json_t *b, const char *path, struct cg_resources *r, struct error **err)
 {
     TRY(get_u64(b, path, "weight", true, &r->blkio.weight, err));
@@ -194,14 +201,8 @@ static int parse_blkio(json_t *b, const char *path, struct cg_resources *r, stru
             r->blkio.n_weight_devices++;
         }
     }
-    static const char *const keys[CG_THROTTLE__MAX] = {
-        [CG_THROTTLE_READ_BPS] = "throttleReadBpsDevice",
-        [CG_THROTTLE_WRITE_BPS] = "throttleWriteBpsDevice",
-        [CG_THROTTLE_READ_IOPS] = "throttleReadIOPSDevice",
-        [CG_THROTTLE_WRITE_IOPS] = "throttleWriteIOPSDevice",
-    };
     for (int k = 0; k < CG_THROTTLE__MAX; k++) {
-        TRY(json_get_typed(b, path, keys[k], JSON_ARRAY, &arr, err));
+        TRY(json_get_typed(b, path, cg_throttle_keys[k], JSON_ARRAY, &arr, err));
         if (!arr || !json_array_size(arr))
             continue;
         size_t n = json_array_size(arr);
@@ -209,7 +210,7 @@ static int parse_blkio(json_t *b, const char *path, struct cg_resources *r, stru
         if (!r->blkio.throttle[k])
             return error_set(err, ENOMEM, "out of memory");
         for (size_t i = 0; i < n; i++) {
-            _cleanup_free_ char *p = subi(path, keys[k], i);
+            _cleanup_free_ char *p = subi(path, cg_throttle_keys[k], i);
             json_t *e = json_array_get(arr, i);
             if (!json_is_object(e))
                 return error_set(err, EINVAL, "%s: expected an object", p);
