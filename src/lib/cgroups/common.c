@@ -550,6 +550,53 @@ int cg_putf(struct cg_dir *d, const char *file, const char *what, struct error *
     return cg_put(d, file, v, what, err);
 }
 
+/* ---- resources written the same way on v1 and v2 ---- */
+
+int cg_put_max(struct cg_dir *d, const char *file, int64_t v, const char *what, struct error **err)
+{
+    if (v < 0)
+        return cg_put(d, file, "max", what, err);
+    return cg_putf(d, file, what, err, "%" PRId64, v);
+}
+
+int cg_apply_cpuset(struct cg_dir *d, const struct cg_resources *r, struct error **err)
+{
+    if (r->cpu.cpus)
+        TRY(cg_put(d, "cpuset.cpus", r->cpu.cpus, "linux.resources.cpu.cpus", err));
+    if (r->cpu.mems)
+        TRY(cg_put(d, "cpuset.mems", r->cpu.mems, "linux.resources.cpu.mems", err));
+    return 0;
+}
+
+int cg_apply_hugetlb(struct cg_dir *d, const struct cg_resources *r, const char *limit_file, struct error **err)
+{
+    for (size_t i = 0; i < r->n_hugepages; i++) {
+        char what[64], file[64];
+        snprintf(what, sizeof(what), "linux.resources.hugepageLimits[%zu]", i);
+        snprintf(file, sizeof(file), "hugetlb.%s.%s", r->hugepages[i].page_size, limit_file);
+        if (!cg_file_exists(d, file))
+            return error_set(err, ENOTSUP, "%s.pageSize: this host has no %s huge pages (%s/%s does not exist)", what,
+                             r->hugepages[i].page_size, d->path, file);
+        TRY(cg_putf(d, file, what, err, "%" PRIu64, r->hugepages[i].limit));
+    }
+    return 0;
+}
+
+int cg_apply_rdma(struct cg_dir *d, const struct cg_resources *r, struct error **err)
+{
+    for (size_t i = 0; i < r->n_rdma; i++) {
+        const struct cg_rdma *x = &r->rdma[i];
+        char h[32] = "max", o[32] = "max", what[256];
+        if (x->handles.set)
+            snprintf(h, sizeof(h), "%" PRIu64, x->handles.v);
+        if (x->objects.set)
+            snprintf(o, sizeof(o), "%" PRIu64, x->objects.v);
+        snprintf(what, sizeof(what), "linux.resources.rdma.%s", x->device);
+        TRY(cg_putf(d, "rdma.max", what, err, "%s hca_handle=%s hca_object=%s", x->device, h, o));
+    }
+    return 0;
+}
+
 /* ---- paths ---- */
 
 /* "/a//b/" -> "/a/b"; refuses ".." so a path cannot climb out of the hierarchy. */

@@ -196,6 +196,18 @@ uint64_t cg_blkio_weight_to_io_weight(uint64_t weight);
 /* OCI swap (memory+swap) to memory.swap.max; *out < 0 means "max". Error when impossible. */
 int cg_swap_to_v2(int64_t swap, int64_t limit, bool limit_set, int64_t *out, struct error **err);
 
+/* ---- writers shared by v1 and v2 ---- */
+/* The OCI key of each throttle list ("throttleReadBpsDevice"). */
+extern const char *const cg_throttle_keys[CG_THROTTLE__MAX];
+/* v < 0 is written as "max". */
+int cg_put_max(struct cg_dir *d, const char *file, int64_t v, const char *what, struct error **err);
+/* cpuset.cpus and cpuset.mems, when given. */
+int cg_apply_cpuset(struct cg_dir *d, const struct cg_resources *r, struct error **err);
+/* hugetlb.<size>.<limit_file> for each hugepage limit ("limit_in_bytes" on v1, "max" on v2). */
+int cg_apply_hugetlb(struct cg_dir *d, const struct cg_resources *r, const char *limit_file, struct error **err);
+/* rdma.max, one line a device. */
+int cg_apply_rdma(struct cg_dir *d, const struct cg_resources *r, struct error **err);
+
 /* ---- per-version code ---- */
 enum cg_apply_mode { CG_APPLY_CREATE, CG_APPLY_UPDATE };
 

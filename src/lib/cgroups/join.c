@@ -59,33 +59,62 @@ static char *find_mount(const char *mountinfo, const char *controllers, char **r
     return NULL;
 }
 
-int cgroup_join_like(pid_t like, pid_t pid, struct error **err)
+/* Reads /proc/<pid>/cgroup and /proc/self/mountinfo. */
+static int read_cgroup_files(pid_t pid, char **cgroups, char **mountinfo, struct error **err)
 {
     char path[64];
-    snprintf(path, sizeof(path), "/proc/%d/cgroup", (int)like);
-    _cleanup_free_ char *cgroups = NULL, *mountinfo = NULL;
-    int r = read_file_at(AT_FDCWD, path, &cgroups, NULL);
+    snprintf(path, sizeof(path), "/proc/%d/cgroup", (int)pid);
+    int r = read_file_at(AT_FDCWD, path, cgroups, NULL);
     if (r < 0)
         return error_sys(err, -r, "read %s", path);
-    if ((r = read_file_at(AT_FDCWD, "/proc/self/mountinfo", &mountinfo, NULL)) < 0)
+    if ((r = read_file_at(AT_FDCWD, "/proc/self/mountinfo", mountinfo, NULL)) < 0)
         return error_sys(err, -r, "read /proc/self/mountinfo");
+    return 0;
+}
+
+/* Splits a /proc/PID/cgroup line "id:controllers:path" in place; false when it is malformed. */
+static bool split_cgroup_line(char *line, const char **controllers, const char **cgpath)
+{
+    char *c1 = strchr(line, ':');
+    char *c2 = c1 ? strchr(c1 + 1, ':') : NULL;
+    if (!c2)
+        return false;
+    *c2 = '\0';
+    *controllers = c1 + 1;
+    *cgpath = c2 + 1;
+    return true;
+}
+
+/* The mount point of the hierarchy of controllers, or NULL when it is not mounted here;
+ * *cgpath is moved past the hierarchy's mount root when it starts with it. */
+static char *hierarchy_mount(const char *mountinfo, const char *controllers, const char **cgpath)
+{
+    _cleanup_free_ char *root = NULL;
+    char *mount = find_mount(mountinfo, controllers, &root);
+    if (!mount)
+        return NULL;
+    size_t rl = strlen(root);
+    if (strcmp(root, "/") != 0 && strncmp(*cgpath, root, rl) == 0)
+        *cgpath += rl;
+    return mount;
+}
+
+int cgroup_join_like(pid_t like, pid_t pid, struct error **err)
+{
+    _cleanup_free_ char *cgroups = NULL, *mountinfo = NULL;
+    int r = read_cgroup_files(like, &cgroups, &mountinfo, err);
+    if (r < 0)
+        return r;
     char pidbuf[16];
     int n = snprintf(pidbuf, sizeof(pidbuf), "%d", (int)pid);
     char *save = NULL;
     for (char *line = strtok_r(cgroups, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
-        char *c1 = strchr(line, ':');
-        char *c2 = c1 ? strchr(c1 + 1, ':') : NULL;
-        if (!c2)
+        const char *controllers, *cgpath;
+        if (!split_cgroup_line(line, &controllers, &cgpath))
             continue;
-        *c2 = '\0';
-        const char *controllers = c1 + 1, *cgpath = c2 + 1;
-        _cleanup_free_ char *root = NULL;
-        _cleanup_free_ char *mount = find_mount(mountinfo, controllers, &root);
+        _cleanup_free_ char *mount = hierarchy_mount(mountinfo, controllers, &cgpath);
         if (!mount)
             continue;   /* a hierarchy not mounted here */
-        size_t rl = strlen(root);
-        if (strcmp(root, "/") != 0 && strncmp(cgpath, root, rl) == 0)
-            cgpath += rl;
         _cleanup_free_ char *procs = NULL;
         if (asprintf(&procs, "%s%s/cgroup.procs", mount, cgpath) < 0)
             return error_set(err, ENOMEM, "out of memory");
@@ -103,34 +132,23 @@ int cgroup_join_sub(pid_t pid, const char *arg, struct error **err)
     const char *sub = colon ? colon + 1 : arg;
     if (!*sub || strstr(sub, "..") || sub[0] == '/')
         return error_set(err, EINVAL, "--cgroup: \"%s\": the sub-cgroup must be a relative path without \"..\"", arg);
-    char path[64];
-    snprintf(path, sizeof(path), "/proc/%d/cgroup", (int)pid);
     _cleanup_free_ char *cgroups = NULL, *mountinfo = NULL;
-    int r = read_file_at(AT_FDCWD, path, &cgroups, NULL);
+    int r = read_cgroup_files(pid, &cgroups, &mountinfo, err);
     if (r < 0)
-        return error_sys(err, -r, "read %s", path);
-    if ((r = read_file_at(AT_FDCWD, "/proc/self/mountinfo", &mountinfo, NULL)) < 0)
-        return error_sys(err, -r, "read /proc/self/mountinfo");
+        return r;
     char pidbuf[16];
     int n = snprintf(pidbuf, sizeof(pidbuf), "%d", (int)pid);
     bool joined = false;
     char *save = NULL;
     for (char *line = strtok_r(cgroups, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
-        char *c1 = strchr(line, ':');
-        char *c2 = c1 ? strchr(c1 + 1, ':') : NULL;
-        if (!c2)
+        const char *controllers, *cgpath;
+        if (!split_cgroup_line(line, &controllers, &cgpath))
             continue;
-        *c2 = '\0';
-        const char *controllers = c1 + 1, *cgpath = c2 + 1;
         if (want && !(*controllers && has_controllers(controllers, want)))
             continue;
-        _cleanup_free_ char *root = NULL;
-        _cleanup_free_ char *mount = find_mount(mountinfo, controllers, &root);
+        _cleanup_free_ char *mount = hierarchy_mount(mountinfo, controllers, &cgpath);
         if (!mount)
             continue;
-        size_t rl = strlen(root);
-        if (strcmp(root, "/") != 0 && strncmp(cgpath, root, rl) == 0)
-            cgpath += rl;
         _cleanup_free_ char *procs = NULL;
         if (asprintf(&procs, "%s%s/%s/cgroup.procs", mount, strcmp(cgpath, "/") ? cgpath : "", sub) < 0)
             return error_set(err, ENOMEM, "out of memory");

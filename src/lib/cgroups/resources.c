@@ -20,12 +20,17 @@ static char *sub(const char *prefix, const char *name)
     return s;
 }
 
-static char *subi(const char *prefix, const char *name, size_t i)
+/* Element i of the array at path, which must be an object: *e is it, *p its path ("path[i]", to free). */
+static int array_object(json_t *arr, const char *path, size_t i, json_t **e, char **p, struct error **err)
 {
-    char *s = NULL;
-    if (asprintf(&s, "%s.%s[%zu]", prefix, name, i) < 0)
-        return NULL;
-    return s;
+    if (asprintf(p, "%s[%zu]", path, i) < 0) {
+        *p = NULL;
+        return error_set(err, ENOMEM, "out of memory");
+    }
+    *e = json_array_get(arr, i);
+    if (!json_is_object(*e))
+        return error_set(err, EINVAL, "%s: expected an object", *p);
+    return 0;
 }
 
 /* A byte count or -1 for unlimited. 0 means "not set", as runc treats it. */
@@ -70,6 +75,15 @@ static int get_required_int64(json_t *o, const char *path, const char *key, int6
 {
     bool have = false;
     TRY(json_get_int64(o, path, key, &have, out, err));
+    if (!have)
+        return error_set(err, EINVAL, "%s.%s: missing required integer", path, key);
+    return 0;
+}
+
+static int get_required_uint64(json_t *o, const char *path, const char *key, uint64_t *out, struct error **err)
+{
+    bool have = false;
+    TRY(json_get_uint64(o, path, key, &have, out, err));
     if (!have)
         return error_set(err, EINVAL, "%s.%s: missing required integer", path, key);
     return 0;
@@ -163,6 +177,13 @@ static int check_blkio_weight(const char *path, const char *key, struct cg_opt_u
     return 0;
 }
 
+const char *const cg_throttle_keys[CG_THROTTLE__MAX] = {
+    [CG_THROTTLE_READ_BPS] = "throttleReadBpsDevice",
+    [CG_THROTTLE_WRITE_BPS] = "throttleWriteBpsDevice",
+    [CG_THROTTLE_READ_IOPS] = "throttleReadIOPSDevice",
+    [CG_THROTTLE_WRITE_IOPS] = "throttleWriteIOPSDevice",
+};
+
 static int parse_blkio(json_t *b, const char *path, struct cg_resources *r, struct error **err)
 {
     TRY(get_u64(b, path, "weight", true, &r->blkio.weight, err));
@@ -175,13 +196,13 @@ static int parse_blkio(json_t *b, const char *path, struct cg_resources *r, stru
     if (arr && json_array_size(arr)) {
         size_t n = json_array_size(arr);
         r->blkio.weight_devices = calloc(n, sizeof(*r->blkio.weight_devices));
-        if (!r->blkio.weight_devices)
+        _cleanup_free_ char *apath = sub(path, "weightDevice");
+        if (!r->blkio.weight_devices || !apath)
             return error_set(err, ENOMEM, "out of memory");
         for (size_t i = 0; i < n; i++) {
-            _cleanup_free_ char *p = subi(path, "weightDevice", i);
-            json_t *e = json_array_get(arr, i);
-            if (!json_is_object(e))
-                return error_set(err, EINVAL, "%s: expected an object", p);
+            _cleanup_free_ char *p = NULL;
+            json_t *e = NULL;
+            TRY(array_object(arr, apath, i, &e, &p, err));
             struct cg_weight_device *w = &r->blkio.weight_devices[i];
             TRY(get_required_int64(e, p, "major", &w->major, err));
             TRY(get_required_int64(e, p, "minor", &w->minor, err));
@@ -194,34 +215,25 @@ static int parse_blkio(json_t *b, const char *path, struct cg_resources *r, stru
             r->blkio.n_weight_devices++;
         }
     }
-    static const char *const keys[CG_THROTTLE__MAX] = {
-        [CG_THROTTLE_READ_BPS] = "throttleReadBpsDevice",
-        [CG_THROTTLE_WRITE_BPS] = "throttleWriteBpsDevice",
-        [CG_THROTTLE_READ_IOPS] = "throttleReadIOPSDevice",
-        [CG_THROTTLE_WRITE_IOPS] = "throttleWriteIOPSDevice",
-    };
     for (int k = 0; k < CG_THROTTLE__MAX; k++) {
-        TRY(json_get_typed(b, path, keys[k], JSON_ARRAY, &arr, err));
+        TRY(json_get_typed(b, path, cg_throttle_keys[k], JSON_ARRAY, &arr, err));
         if (!arr || !json_array_size(arr))
             continue;
         size_t n = json_array_size(arr);
         r->blkio.throttle[k] = calloc(n, sizeof(struct cg_throttle));
-        if (!r->blkio.throttle[k])
+        _cleanup_free_ char *apath = sub(path, cg_throttle_keys[k]);
+        if (!r->blkio.throttle[k] || !apath)
             return error_set(err, ENOMEM, "out of memory");
         for (size_t i = 0; i < n; i++) {
-            _cleanup_free_ char *p = subi(path, keys[k], i);
-            json_t *e = json_array_get(arr, i);
-            if (!json_is_object(e))
-                return error_set(err, EINVAL, "%s: expected an object", p);
+            _cleanup_free_ char *p = NULL;
+            json_t *e = NULL;
+            TRY(array_object(arr, apath, i, &e, &p, err));
             struct cg_throttle *t = &r->blkio.throttle[k][i];
             TRY(get_required_int64(e, p, "major", &t->major, err));
             TRY(get_required_int64(e, p, "minor", &t->minor, err));
             if (t->major < 0 || t->minor < 0)
                 return error_set(err, EINVAL, "%s: major and minor must not be negative", p);
-            bool have = false;
-            TRY(json_get_uint64(e, p, "rate", &have, &t->rate, err));
-            if (!have)
-                return error_set(err, EINVAL, "%s.rate: missing required integer", p);
+            TRY(get_required_uint64(e, p, "rate", &t->rate, err));
             r->blkio.n_throttle[k]++;
         }
     }
@@ -247,20 +259,14 @@ static int parse_hugepages(json_t *arr, const char *path, struct cg_resources *r
         return error_set(err, ENOMEM, "out of memory");
     for (size_t i = 0; i < n; i++) {
         _cleanup_free_ char *p = NULL;
-        if (asprintf(&p, "%s[%zu]", path, i) < 0)
-            return error_set(err, ENOMEM, "out of memory");
-        json_t *e = json_array_get(arr, i);
-        if (!json_is_object(e))
-            return error_set(err, EINVAL, "%s: expected an object", p);
+        json_t *e = NULL;
+        TRY(array_object(arr, path, i, &e, &p, err));
         struct cg_hugepage *h = &r->hugepages[i];
         TRY(json_get_string(e, p, "pageSize", true, &h->page_size, err));
         if (!valid_page_size(h->page_size))
             return error_set(err, EINVAL, "%s.pageSize: \"%s\" is not a page size like \"2MB\" or \"1GB\"", p,
                              h->page_size);
-        bool have = false;
-        TRY(json_get_uint64(e, p, "limit", &have, &h->limit, err));
-        if (!have)
-            return error_set(err, EINVAL, "%s.limit: missing required integer", p);
+        TRY(get_required_uint64(e, p, "limit", &h->limit, err));
         r->n_hugepages++;
     }
     return 0;
@@ -279,13 +285,13 @@ static int parse_network(json_t *net, const char *path, struct cg_resources *r, 
         return 0;
     size_t n = json_array_size(arr);
     r->network.priorities = calloc(n, sizeof(*r->network.priorities));
-    if (!r->network.priorities)
+    _cleanup_free_ char *apath = sub(path, "priorities");
+    if (!r->network.priorities || !apath)
         return error_set(err, ENOMEM, "out of memory");
     for (size_t i = 0; i < n; i++) {
-        _cleanup_free_ char *p = subi(path, "priorities", i);
-        json_t *e = json_array_get(arr, i);
-        if (!json_is_object(e))
-            return error_set(err, EINVAL, "%s: expected an object", p);
+        _cleanup_free_ char *p = NULL;
+        json_t *e = NULL;
+        TRY(array_object(arr, apath, i, &e, &p, err));
         struct cg_netprio *np = &r->network.priorities[i];
         TRY(json_get_string(e, p, "name", true, &np->name, err));
         if (!*np->name || strpbrk(np->name, " \n/"))
@@ -361,11 +367,8 @@ static int parse_devices(json_t *arr, const char *path, struct cg_resources *r, 
         return error_set(err, ENOMEM, "out of memory");
     for (size_t i = 0; i < n; i++) {
         _cleanup_free_ char *p = NULL;
-        if (asprintf(&p, "%s[%zu]", path, i) < 0)
-            return error_set(err, ENOMEM, "out of memory");
-        json_t *e = json_array_get(arr, i);
-        if (!json_is_object(e))
-            return error_set(err, EINVAL, "%s: expected an object", p);
+        json_t *e = NULL;
+        TRY(array_object(arr, path, i, &e, &p, err));
         struct cg_device_rule *d = &r->devices[i];
         json_t *allow;
         TRY(json_get_typed(e, p, "allow", JSON_TRUE, &allow, err));

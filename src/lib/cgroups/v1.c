@@ -123,26 +123,11 @@ static int apply_cpu(struct cg_dir *d, const struct cg_resources *r, struct erro
     return 0;
 }
 
-static int apply_cpuset(struct cg_dir *d, const struct cg_resources *r, struct error **err)
-{
-    if (r->cpu.cpus)
-        TRY(cg_put(d, "cpuset.cpus", r->cpu.cpus, "linux.resources.cpu.cpus", err));
-    if (r->cpu.mems)
-        TRY(cg_put(d, "cpuset.mems", r->cpu.mems, "linux.resources.cpu.mems", err));
-    return 0;
-}
-
 static const char *const throttle_files[CG_THROTTLE__MAX] = {
     [CG_THROTTLE_READ_BPS] = "blkio.throttle.read_bps_device",
     [CG_THROTTLE_WRITE_BPS] = "blkio.throttle.write_bps_device",
     [CG_THROTTLE_READ_IOPS] = "blkio.throttle.read_iops_device",
     [CG_THROTTLE_WRITE_IOPS] = "blkio.throttle.write_iops_device",
-};
-static const char *const throttle_keys[CG_THROTTLE__MAX] = {
-    [CG_THROTTLE_READ_BPS] = "throttleReadBpsDevice",
-    [CG_THROTTLE_WRITE_BPS] = "throttleWriteBpsDevice",
-    [CG_THROTTLE_READ_IOPS] = "throttleReadIOPSDevice",
-    [CG_THROTTLE_WRITE_IOPS] = "throttleWriteIOPSDevice",
 };
 
 static int apply_blkio(struct cg_dir *d, const struct cg_resources *r, struct error **err)
@@ -178,46 +163,10 @@ static int apply_blkio(struct cg_dir *d, const struct cg_resources *r, struct er
         for (size_t i = 0; i < r->blkio.n_throttle[k]; i++) {
             const struct cg_throttle *t = &r->blkio.throttle[k][i];
             char what[80];
-            snprintf(what, sizeof(what), "linux.resources.blockIO.%s[%zu]", throttle_keys[k], i);
+            snprintf(what, sizeof(what), "linux.resources.blockIO.%s[%zu]", cg_throttle_keys[k], i);
             TRY(cg_putf(d, throttle_files[k], what, err, "%" PRId64 ":%" PRId64 " %" PRIu64, t->major, t->minor, t->rate));
         }
     return 0;
-}
-
-static int apply_hugetlb(struct cg_dir *d, const struct cg_resources *r, struct error **err)
-{
-    for (size_t i = 0; i < r->n_hugepages; i++) {
-        char what[64], file[64];
-        snprintf(what, sizeof(what), "linux.resources.hugepageLimits[%zu]", i);
-        snprintf(file, sizeof(file), "hugetlb.%s.limit_in_bytes", r->hugepages[i].page_size);
-        if (!cg_file_exists(d, file))
-            return error_set(err, ENOTSUP, "%s.pageSize: this host has no %s huge pages (%s/%s does not exist)", what,
-                             r->hugepages[i].page_size, d->path, file);
-        TRY(cg_putf(d, file, what, err, "%" PRIu64, r->hugepages[i].limit));
-    }
-    return 0;
-}
-
-static int apply_rdma(struct cg_dir *d, const struct cg_resources *r, struct error **err)
-{
-    for (size_t i = 0; i < r->n_rdma; i++) {
-        const struct cg_rdma *x = &r->rdma[i];
-        char h[32] = "max", o[32] = "max", what[256];
-        if (x->handles.set)
-            snprintf(h, sizeof(h), "%" PRIu64, x->handles.v);
-        if (x->objects.set)
-            snprintf(o, sizeof(o), "%" PRIu64, x->objects.v);
-        snprintf(what, sizeof(what), "linux.resources.rdma.%s", x->device);
-        TRY(cg_putf(d, "rdma.max", what, err, "%s hca_handle=%s hca_object=%s", x->device, h, o));
-    }
-    return 0;
-}
-
-static int put_pids(struct cg_dir *d, const struct cg_resources *r, struct error **err)
-{
-    if (r->pids_limit.v < 0)
-        return cg_put(d, "pids.max", "max", "linux.resources.pids.limit", err);
-    return cg_putf(d, "pids.max", "linux.resources.pids.limit", err, "%" PRId64, r->pids_limit.v);
 }
 
 int cg_v1_apply(struct cg_set *set, const struct cg_resources *r, enum cg_apply_mode mode, struct error **err)
@@ -227,15 +176,15 @@ int cg_v1_apply(struct cg_set *set, const struct cg_resources *r, enum cg_apply_
     if ((need & CG_BIT(CG_MEMORY)) && (d = v1_dir(set, CG_MEMORY)))
         TRY(apply_memory(d, r, mode, err));
     if ((need & CG_BIT(CG_CPUSET)) && (d = v1_dir(set, CG_CPUSET)))
-        TRY(apply_cpuset(d, r, err));
+        TRY(cg_apply_cpuset(d, r, err));
     if ((need & CG_BIT(CG_CPU)) && (d = v1_dir(set, CG_CPU)))
         TRY(apply_cpu(d, r, err));
     if ((need & CG_BIT(CG_PIDS)) && (d = v1_dir(set, CG_PIDS)))
-        TRY(put_pids(d, r, err));
+        TRY(cg_put_max(d, "pids.max", r->pids_limit.v, "linux.resources.pids.limit", err));
     if ((need & CG_BIT(CG_BLKIO)) && (d = v1_dir(set, CG_BLKIO)))
         TRY(apply_blkio(d, r, err));
     if ((need & CG_BIT(CG_HUGETLB)) && (d = v1_dir(set, CG_HUGETLB)))
-        TRY(apply_hugetlb(d, r, err));
+        TRY(cg_apply_hugetlb(d, r, "limit_in_bytes", err));
     if ((need & CG_BIT(CG_NET_CLS)) && (d = v1_dir(set, CG_NET_CLS)))
         TRY(cg_putf(d, "net_cls.classid", "linux.resources.network.classID", err, "%" PRIu64, r->network.class_id.v));
     if ((need & CG_BIT(CG_NET_PRIO)) && (d = v1_dir(set, CG_NET_PRIO)))
@@ -246,6 +195,6 @@ int cg_v1_apply(struct cg_set *set, const struct cg_resources *r, enum cg_apply_
                      r->network.priorities[i].priority));
         }
     if ((need & CG_BIT(CG_RDMA)) && (d = v1_dir(set, CG_RDMA)))
-        TRY(apply_rdma(d, r, err));
+        TRY(cg_apply_rdma(d, r, err));
     return 0;
 }

@@ -89,13 +89,6 @@ int cg_v2_enable_controllers(const char *mount, const char *rel, unsigned want, 
 
 /* ---- resources ---- */
 
-static int put_max(struct cg_dir *d, const char *file, int64_t v, const char *what, struct error **err)
-{
-    if (v < 0)
-        return cg_put(d, file, "max", what, err);
-    return cg_putf(d, file, what, err, "%" PRId64, v);
-}
-
 static int apply_memory(struct cg_dir *d, const struct cg_resources *r, enum cg_apply_mode mode, struct error **err)
 {
     const typeof(r->memory) *m = &r->memory;
@@ -130,13 +123,13 @@ static int apply_memory(struct cg_dir *d, const struct cg_resources *r, enum cg_
                 return error_set(err, ENOTSUP, "linux.resources.memory.swap: this host has no swap accounting (%s/memory.swap.max does not exist)",
                                  d->path);
         } else {
-            TRY(put_max(d, "memory.swap.max", swap, "linux.resources.memory.swap", err));
+            TRY(cg_put_max(d, "memory.swap.max", swap, "linux.resources.memory.swap", err));
         }
     }
     if (m->limit.set)
-        TRY(put_max(d, "memory.max", m->limit.v, "linux.resources.memory.limit", err));
+        TRY(cg_put_max(d, "memory.max", m->limit.v, "linux.resources.memory.limit", err));
     if (m->reservation.set)
-        TRY(put_max(d, "memory.low", m->reservation.v, "linux.resources.memory.reservation", err));
+        TRY(cg_put_max(d, "memory.low", m->reservation.v, "linux.resources.memory.reservation", err));
     return 0;
 }
 
@@ -193,14 +186,11 @@ static int apply_io(struct cg_dir *d, const struct cg_resources *r, struct error
                     bfq ? w->weight.v : cg_blkio_weight_to_io_weight(w->weight.v)));
     }
     static const char *const keys[CG_THROTTLE__MAX] = { "rbps", "wbps", "riops", "wiops" };
-    static const char *const names[CG_THROTTLE__MAX] = {
-        "throttleReadBpsDevice", "throttleWriteBpsDevice", "throttleReadIOPSDevice", "throttleWriteIOPSDevice",
-    };
     for (int k = 0; k < CG_THROTTLE__MAX; k++)
         for (size_t i = 0; i < r->blkio.n_throttle[k]; i++) {
             const struct cg_throttle *t = &r->blkio.throttle[k][i];
             char what[80];
-            snprintf(what, sizeof(what), "linux.resources.blockIO.%s[%zu]", names[k], i);
+            snprintf(what, sizeof(what), "linux.resources.blockIO.%s[%zu]", cg_throttle_keys[k], i);
             /* 0 means "no limit" in blkio.throttle; io.max spells it "max" */
             if (t->rate == 0)
                 TRY(cg_putf(d, "io.max", what, err, "%" PRId64 ":%" PRId64 " %s=max", t->major, t->minor, keys[k]));
@@ -208,35 +198,6 @@ static int apply_io(struct cg_dir *d, const struct cg_resources *r, struct error
                 TRY(cg_putf(d, "io.max", what, err, "%" PRId64 ":%" PRId64 " %s=%" PRIu64, t->major, t->minor, keys[k],
                             t->rate));
         }
-    return 0;
-}
-
-static int apply_hugetlb(struct cg_dir *d, const struct cg_resources *r, struct error **err)
-{
-    for (size_t i = 0; i < r->n_hugepages; i++) {
-        char what[64], file[64];
-        snprintf(what, sizeof(what), "linux.resources.hugepageLimits[%zu]", i);
-        snprintf(file, sizeof(file), "hugetlb.%s.max", r->hugepages[i].page_size);
-        if (!cg_file_exists(d, file))
-            return error_set(err, ENOTSUP, "%s.pageSize: this host has no %s huge pages (%s/%s does not exist)", what,
-                             r->hugepages[i].page_size, d->path, file);
-        TRY(cg_putf(d, file, what, err, "%" PRIu64, r->hugepages[i].limit));
-    }
-    return 0;
-}
-
-static int apply_rdma(struct cg_dir *d, const struct cg_resources *r, struct error **err)
-{
-    for (size_t i = 0; i < r->n_rdma; i++) {
-        const struct cg_rdma *x = &r->rdma[i];
-        char h[32] = "max", o[32] = "max", what[256];
-        if (x->handles.set)
-            snprintf(h, sizeof(h), "%" PRIu64, x->handles.v);
-        if (x->objects.set)
-            snprintf(o, sizeof(o), "%" PRIu64, x->objects.v);
-        snprintf(what, sizeof(what), "linux.resources.rdma.%s", x->device);
-        TRY(cg_putf(d, "rdma.max", what, err, "%s hca_handle=%s hca_object=%s", x->device, h, o));
-    }
     return 0;
 }
 
@@ -264,22 +225,18 @@ int cg_v2_apply(struct cg_set *set, const struct cg_resources *r, enum cg_apply_
     struct cg_dir *d;
     if ((need & CG_BIT(CG_MEMORY)) && (d = v2_dir(set, CG_MEMORY)))
         TRY(apply_memory(d, r, mode, err));
-    if ((need & CG_BIT(CG_CPUSET)) && (d = v2_dir(set, CG_CPUSET))) {
-        if (r->cpu.cpus)
-            TRY(cg_put(d, "cpuset.cpus", r->cpu.cpus, "linux.resources.cpu.cpus", err));
-        if (r->cpu.mems)
-            TRY(cg_put(d, "cpuset.mems", r->cpu.mems, "linux.resources.cpu.mems", err));
-    }
+    if ((need & CG_BIT(CG_CPUSET)) && (d = v2_dir(set, CG_CPUSET)))
+        TRY(cg_apply_cpuset(d, r, err));
     if ((need & CG_BIT(CG_CPU)) && (d = v2_dir(set, CG_CPU)))
         TRY(apply_cpu(d, r, mode, err));
     if ((need & CG_BIT(CG_PIDS)) && (d = v2_dir(set, CG_PIDS)))
-        TRY(put_max(d, "pids.max", r->pids_limit.v, "linux.resources.pids.limit", err));
+        TRY(cg_put_max(d, "pids.max", r->pids_limit.v, "linux.resources.pids.limit", err));
     if ((need & CG_BIT(CG_BLKIO)) && (d = v2_dir(set, CG_BLKIO)))
         TRY(apply_io(d, r, err));
     if ((need & CG_BIT(CG_HUGETLB)) && (d = v2_dir(set, CG_HUGETLB)))
-        TRY(apply_hugetlb(d, r, err));
+        TRY(cg_apply_hugetlb(d, r, "max", err));
     if ((need & CG_BIT(CG_RDMA)) && (d = v2_dir(set, CG_RDMA)))
-        TRY(apply_rdma(d, r, err));
+        TRY(cg_apply_rdma(d, r, err));
     /* unified keys go to the v2 directory, last, so they can refine what came before */
     if (r->n_unified && (d = cg_set_v2(set)))
         TRY(apply_unified(d, r, err));
