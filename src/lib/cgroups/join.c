@@ -40,21 +40,23 @@ static char *find_mount(const char *mountinfo, const char *controllers, char **r
         size_t len = end ? (size_t)(end - line) : strlen(line);
         _cleanup_free_ char *l = strndup(line, len);
         line = end ? end + 1 : NULL;
+        if (!l)
+            return NULL;
         /* id parent maj:min root mountpoint opts [optional...] - fstype source superopts */
         char *sep = strstr(l, " - ");
         if (!sep)
             continue;
-        char fstype[32], source[256], super[512];
-        if (sscanf(sep + 3, "%31s %255s %511s", fstype, source, super) != 3)
+        _cleanup_free_ char *fstype = NULL, *super = NULL;
+        if (sscanf(sep + 3, "%ms %*s %ms", &fstype, &super) != 2)
             continue;
         bool v2 = strcmp(fstype, "cgroup2") == 0;
         if (!(v2 && !*controllers) && !(strcmp(fstype, "cgroup") == 0 && *controllers && has_controllers(super, controllers)))
             continue;
-        char mroot[4096], mpoint[4096];
-        if (sscanf(l, "%*s %*s %*s %4095s %4095s", mroot, mpoint) != 2)
+        _cleanup_free_ char *mroot = NULL, *mpoint = NULL;
+        if (sscanf(l, "%*s %*s %*s %ms %ms", &mroot, &mpoint) != 2)
             continue;
-        *root = strdup(mroot);
-        return strdup(mpoint);
+        *root = TAKE_PTR(mroot);
+        return TAKE_PTR(mpoint);
     }
     return NULL;
 }
