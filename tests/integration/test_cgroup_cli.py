@@ -60,9 +60,11 @@ def test_pids_limit_inside_container(rt, bundle):
 
 def test_memory_limit_oom_inside_container(rt, bundle):
     bundle.linux["resources"] = {"memory": {"limit": 32 << 20, "swap": 32 << 20}}
-    # tail holds the whole newline-free input; it makes itself the OOM killer's first choice
-    bundle.sh("head -c 200000000 /dev/zero | (echo 1000 > /proc/self/oom_score_adj; exec tail -n 1) >/dev/null; "
-              "echo status=$?")
+    # tail holds the whole newline-free input; it makes itself the OOM killer's first choice.
+    # Under load the kernel may kill a second task while tail's memory is still being freed:
+    # head is made the next choice, so the shell that reports survives.
+    bundle.sh("(echo 900 > /proc/self/oom_score_adj; exec head -c 200000000 /dev/zero) | "
+              "(echo 1000 > /proc/self/oom_score_adj; exec tail -n 1) >/dev/null; echo status=$?")
     out = rt.run_ok(bundle)
     assert "status=137" in out
 

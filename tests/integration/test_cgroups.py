@@ -292,10 +292,11 @@ def test_pids_limit_blocks_fork(cid, tmp):
 def test_memory_limit_oom_kills(cid, tmp):
     res = {"memory": {"limit": 32 << 20, "swap": 32 << 20}}
     state = str(tmp / "s.json")
-    # tail keeps the whole (newline-free) line in memory, and is killed
+    # tail keeps the whole (newline-free) line in memory, and is killed; should the kernel
+    # pick a second task while tail's memory is freed, head goes next, not the reporting shell
     p = cgtool("run", "-i", cid, "-r", resources_file(tmp, res), "-s", state, "-k", "--",
-               "sh", "-c", "head -c 200M /dev/zero | (echo 1000 > /proc/self/oom_score_adj; exec tail -n 1) >/dev/null; "
-               "echo status=$?", check=False)
+               "sh", "-c", "(echo 900 > /proc/self/oom_score_adj; exec head -c 200M /dev/zero) | "
+               "(echo 1000 > /proc/self/oom_score_adj; exec tail -n 1) >/dev/null; echo status=$?", check=False)
     assert "status=137" in p.stdout, p.stdout + p.stderr
     try:
         desc = json.load(open(state))
