@@ -12,7 +12,6 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
-#include <sys/un.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -31,23 +30,6 @@
 #include "util.h"
 
 #define _cleanup_state_ _cleanup_(state_freep)
-
-static int connect_console_socket(const char *path, struct error **err)
-{
-    struct sockaddr_un sa = { .sun_family = AF_UNIX };
-    if (strlen(path) >= sizeof(sa.sun_path))
-        return error_set(err, ENAMETOOLONG, "--console-socket: path \"%s\" is too long", path);
-    strcpy(sa.sun_path, path);
-    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (fd < 0)
-        return error_sys(err, errno, "--console-socket: socket");
-    if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
-        int e = errno;
-        close(fd);
-        return error_sys(err, e, "--console-socket: connect \"%s\"", path);
-    }
-    return fd;
-}
 
 static int write_pid_file(const char *path, pid_t pid, struct error **err)
 {
@@ -121,7 +103,7 @@ static int create_container(const struct runtime_opts *ro, const struct create_o
     }
     if ((r = state_write_config(dirfd, co->id, spec->json, err)) < 0)
         goto fail;
-    if (co->console_socket && (console_fd = r = connect_console_socket(co->console_socket, err)) < 0)
+    if (co->console_socket && (r = console_socket_connect(co->console_socket, &console_fd, err)) < 0)
         goto fail;
     /* foreground with a terminal: the runtime itself receives the pty master */
     if (spec->process.terminal && !co->console_socket && (r = console_socketpair(&console_runtime, &console_fd, err)) < 0)

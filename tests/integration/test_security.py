@@ -488,6 +488,51 @@ def test_console_socket(rt, tmp_path):
     assert rt.run(["delete", cid]).returncode == 0
 
 
+@pytest.mark.skipif(not IS_KRUNC, reason="krunc-specific: runc cannot reach a socket path longer than sun_path")
+def test_console_socket_path_longer_than_sun_path(rt, tmp_path):
+    deep = tmp_path / ("d" * 100) / ("e" * 100)
+    deep.mkdir(parents=True)
+    sock_path = deep / "console.sock"
+    assert len(str(sock_path)) > 108
+    server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    cwd = os.getcwd()
+    os.chdir(deep)          # bind() takes the short relative name
+    try:
+        server.bind("console.sock")
+    finally:
+        os.chdir(cwd)
+    server.listen(1)
+    path, cfg = rt.bundle()
+    cfg["process"]["terminal"] = True
+    cfg["process"]["args"] = ["sh"]
+    rt.write(path, cfg)
+    cid = rt.new_id()
+    got = {}
+    t = threading.Thread(target=lambda: got.update(r=recv_master(server)), daemon=True)
+    t.start()
+    res = rt.run(["create", "--bundle", str(path), "--console-socket", str(sock_path), cid])
+    try:
+        assert res.returncode == 0, describe(res)
+        t.join(TIMEOUT)
+        payload, master = got["r"]
+        assert payload == b"/dev/ptmx" and os.isatty(master)
+        os.close(master)
+    finally:
+        server.close()
+        rt.run(["delete", "--force", cid])
+
+
+def test_console_socket_that_nobody_listens_on(rt, tmp_path):
+    path, cfg = rt.bundle()
+    cfg["process"]["terminal"] = True
+    rt.write(path, cfg)
+    res = rt.run(["create", "--bundle", str(path), "--console-socket", str(tmp_path / "none.sock"), rt.new_id()])
+    assert res.returncode != 0, describe(res)
+    if IS_KRUNC:
+        assert "--console-socket" in res.stderr, describe(res)
+    assert rt.leftovers() == []
+
+
 def test_terminal_without_console_socket_detached_is_an_error(rt):
     path, cfg = rt.bundle()
     cfg["process"]["terminal"] = True
