@@ -31,22 +31,6 @@
 
 #define _cleanup_state_ _cleanup_(state_freep)
 
-static int write_pid_file(const char *path, pid_t pid, struct error **err)
-{
-    _cleanup_free_ char *tmp = NULL;
-    char buf[32];
-    int n = snprintf(buf, sizeof(buf), "%d", (int)pid);
-    if (asprintf(&tmp, "%s.tmp", path) < 0)
-        return error_set(err, ENOMEM, "out of memory");
-    int r = write_file_at(AT_FDCWD, tmp, buf, (size_t)n, O_CREAT | O_TRUNC, 0644);
-    if (r < 0 || rename(tmp, path) < 0) {
-        r = r < 0 ? r : -errno;
-        unlink(tmp);
-        return error_sys(err, -r, "--pid-file: write \"%s\"", path);
-    }
-    return 0;
-}
-
 static char *oci_state_string(const struct container_state *st, enum container_status status)
 {
     _cleanup_json_ json_t *o = state_to_oci(st, status);
@@ -156,7 +140,7 @@ static int create_container(const struct runtime_opts *ro, const struct create_o
                                        : error_set(err, EIO, "the container init exited during setup");
         goto fail;
     }
-    if (co->pid_file && (r = write_pid_file(co->pid_file, pid, err)) < 0)
+    if (co->pid_file && (r = pid_file_write(co->pid_file, pid, err)) < 0)
         goto fail;
     log_debug("created container %s, init pid %d, executor %s", co->id, (int)pid, ex->name);
     json_decref(cgroup);

@@ -437,21 +437,8 @@ int container_exec(const struct runtime_opts *ro, const struct exec_opts *eo, in
             ;
         goto out;
     }
-    if (eo->pid_file) {
-        char pbuf[32];
-        int len = snprintf(pbuf, sizeof(pbuf), "%d", (int)pid);
-        _cleanup_free_ char *tmp = NULL;
-        if (asprintf(&tmp, "%s.tmp", eo->pid_file) < 0) {
-            r = error_set(err, ENOMEM, "out of memory");
-            goto out;
-        }
-        int w = write_file_at(AT_FDCWD, tmp, pbuf, (size_t)len, O_CREAT | O_TRUNC, 0644);
-        if (w < 0 || rename(tmp, eo->pid_file) < 0) {
-            r = error_sys(err, w < 0 ? -w : errno, "--pid-file: write \"%s\"", eo->pid_file);
-            unlink(tmp);
-            goto out;
-        }
-    }
+    if (eo->pid_file && (r = pid_file_write(eo->pid_file, pid, err)) < 0)
+        goto out;
     if (eo->detach)
         return 0;
     if (console_runtime >= 0) {

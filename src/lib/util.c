@@ -178,3 +178,19 @@ char *now_rfc3339(void)
     snprintf(buf + n, sizeof(buf) - n, ".%09ldZ", ts.tv_nsec);
     return strdup(buf);
 }
+
+int pid_file_write(const char *path, pid_t pid, struct error **err)
+{
+    _cleanup_free_ char *tmp = NULL;
+    char buf[32];
+    int n = snprintf(buf, sizeof(buf), "%d", (int)pid);
+    if (asprintf(&tmp, "%s.tmp", path) < 0)
+        return error_set(err, ENOMEM, "out of memory");
+    int r = write_file_at(AT_FDCWD, tmp, buf, (size_t)n, O_CREAT | O_TRUNC, 0644);
+    if (r < 0 || rename(tmp, path) < 0) {
+        r = r < 0 ? r : -errno;
+        unlink(tmp);
+        return error_sys(err, -r, "--pid-file: write \"%s\"", path);
+    }
+    return 0;
+}

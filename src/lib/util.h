@@ -17,3 +17,5 @@ unsigned long long proc_start_time(pid_t pid);
 /* Signal names ("TERM", "SIGTERM", "15") -> number; -1 when unknown. */
 int signal_from_string(const char *s);
 char *now_rfc3339(void);
+/* --pid-file: write pid to path atomically (a temp file renamed over it). */
+int pid_file_write(const char *path, pid_t pid, struct error **err);
