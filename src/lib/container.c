@@ -223,9 +223,17 @@ int container_start(const struct runtime_opts *ro, const char *id, struct error 
     }
     unlinkat(st->dirfd, EXEC_FIFO, 0);
 
+    /* the whole spec is parsed only when there are poststart hooks to run */
+    json_t *doc;
+    if ((r = state_read_config(st, &doc, err)) < 0)
+        return r;
+    if (json_array_size(json_object_get(json_object_get(doc, "hooks"), "poststart")) == 0) {
+        json_decref(doc);
+        return 0;
+    }
     _cleanup_spec_ struct spec *spec = NULL;
-    if (state_load_spec(st, &spec, err) < 0)
-        return -EINVAL;
+    if ((r = spec_parse(doc, st->bundle ? st->bundle : "/", &spec, err)) < 0)
+        return r;
     if (spec->hooks[HOOK_POSTSTART].n) {
         _cleanup_free_ char *sj = oci_state_string(st, STATUS_RUNNING);
         _cleanup_error_ struct error *herr = NULL;
