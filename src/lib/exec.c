@@ -28,6 +28,7 @@
 #include "cgroups/cgroups.h"
 #include "cleanup.h"
 #include "executor.h"
+#include "namespaces.h"
 #include "spawn.h"
 #include "log.h"
 #include "process.h"
@@ -222,9 +223,7 @@ fail:
     _exit(err && err->code == ENOENT ? 127 : 126);
 }
 
-/* Join the namespaces of the init: those owned by our own user namespace
- * first (while we hold our privileges there), then the container's user
- * namespace, then the rest. */
+/* Join the namespaces of the init that differ from ours. */
 static int join_namespaces(pid_t init, struct error **err)
 {
     static const struct { const char *name; int flag; } order[] = {
@@ -232,15 +231,12 @@ static int join_namespaces(pid_t init, struct error **err)
         { "pid", CLONE_NEWPID }, { "mnt", CLONE_NEWNS }, { "cgroup", CLONE_NEWCGROUP }, { "time", CLONE_NEWTIME },
     };
     enum { N = sizeof(order) / sizeof(order[0]) };
-    int fds[N];
-    bool done[N];
-    struct stat self_user;
-    if (stat("/proc/self/ns/user", &self_user) < 0)
-        return error_sys(err, errno, "stat /proc/self/ns/user");
+    struct ns_join v[N];
+    char what[N][64];
     int r = 0;
     for (size_t i = 0; i < N; i++) {
-        fds[i] = -1;
-        done[i] = true;
+        v[i] = (struct ns_join){ .fd = -1, .flag = order[i].flag, .what = what[i] };
+        snprintf(what[i], sizeof(what[i]), "join the container's %s namespace", order[i].name);
         char theirs[64], ours[64];
         snprintf(theirs, sizeof(theirs), "/proc/%d/ns/%s", (int)init, order[i].name);
         snprintf(ours, sizeof(ours), "/proc/self/ns/%s", order[i].name);
@@ -253,42 +249,16 @@ static int join_namespaces(pid_t init, struct error **err)
         }
         if (stat(ours, &b) == 0 && a.st_ino == b.st_ino && a.st_dev == b.st_dev)
             continue;           /* shared with the host */
-        if ((fds[i] = open(theirs, O_RDONLY | O_CLOEXEC)) < 0) {
+        if ((v[i].fd = open(theirs, O_RDONLY | O_CLOEXEC)) < 0) {
             r = error_sys(err, errno, "open %s", theirs);
             goto out;
         }
-        done[i] = false;
     }
-    for (int pass = 0; pass < 3; pass++) {
-        for (size_t i = 0; i < N; i++) {
-            if (done[i])
-                continue;
-            bool is_user = order[i].flag == CLONE_NEWUSER;
-            if (pass == 0) {
-                if (is_user)
-                    continue;
-                int owner = ioctl(fds[i], NS_GET_USERNS);
-                struct stat o;
-                bool ours = owner >= 0 && fstat(owner, &o) == 0 && o.st_ino == self_user.st_ino &&
-                            o.st_dev == self_user.st_dev;
-                if (owner >= 0)
-                    close(owner);
-                if (!ours)
-                    continue;
-            } else if (pass == 1 && !is_user) {
-                continue;
-            }
-            if (setns(fds[i], order[i].flag) < 0) {
-                r = error_sys(err, errno, "join the container's %s namespace", order[i].name);
-                goto out;
-            }
-            done[i] = true;
-        }
-    }
+    r = ns_join_ordered(v, N, err);
 out:
     for (size_t i = 0; i < N; i++)
-        if (fds[i] >= 0)
-            close(fds[i]);
+        if (v[i].fd >= 0)
+            close(v[i].fd);
     return r;
 }
 

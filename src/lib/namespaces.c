@@ -2,10 +2,13 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/nsfs.h>
 #include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "cleanup.h"
@@ -28,38 +31,72 @@ bool ns_any_joined(const struct spec *spec)
     return false;
 }
 
+int ns_join_ordered(const struct ns_join *v, size_t n, struct error **err)
+{
+    struct stat self_user;
+    if (stat("/proc/self/ns/user", &self_user) < 0)
+        return error_sys(err, errno, "stat /proc/self/ns/user");
+    bool done[NS__MAX * 2];
+    if (n > sizeof(done) / sizeof(done[0]))
+        return error_set(err, EINVAL, "too many namespaces to join");
+    for (size_t i = 0; i < n; i++)
+        done[i] = v[i].fd < 0;
+    for (int pass = 0; pass < 3; pass++) {
+        for (size_t i = 0; i < n; i++) {
+            if (done[i])
+                continue;
+            bool is_user = v[i].flag == CLONE_NEWUSER;
+            if (pass == 0) {
+                if (is_user)
+                    continue;
+                int owner = ioctl(v[i].fd, NS_GET_USERNS);
+                struct stat o;
+                bool ours = owner >= 0 && fstat(owner, &o) == 0 && o.st_ino == self_user.st_ino &&
+                            o.st_dev == self_user.st_dev;
+                if (owner >= 0)
+                    close(owner);
+                if (!ours)
+                    continue;
+            } else if (pass == 1 && !is_user) {
+                continue;
+            }
+            if (setns(v[i].fd, v[i].flag) < 0)
+                return error_sys(err, errno, "%s", v[i].what);
+            done[i] = true;
+        }
+    }
+    return 0;
+}
+
 int ns_join_all(const struct spec *spec, struct error **err)
 {
-    int fds[NS__MAX];
-    for (int t = 0; t < NS__MAX; t++)
-        fds[t] = -1;
+    struct ns_join v[NS__MAX];
+    char *what[NS__MAX] = { 0 };
     int r = 0;
     /* open every path first: joining the mount namespace changes what paths mean */
     for (int t = 0; t < NS__MAX; t++) {
         const char *p = spec->linux.ns[t].enabled ? spec->linux.ns[t].path : NULL;
-        if (p && (fds[t] = open(p, O_RDONLY | O_CLOEXEC)) < 0) {
+        v[t] = (struct ns_join){ .fd = -1, .flag = ns_clone_flag(t) };
+        if (!p)
+            continue;
+        if ((v[t].fd = open(p, O_RDONLY | O_CLOEXEC)) < 0) {
             r = error_sys(err, errno, "linux.namespaces: open %s namespace \"%s\"", ns_type_name(t), p);
             goto out;
         }
-    }
-    bool user_first = fds[NS_USER] >= 0;
-    if (user_first && setns(fds[NS_USER], CLONE_NEWUSER) < 0) {
-        r = error_sys(err, errno, "linux.namespaces: join user namespace \"%s\"", spec->linux.ns[NS_USER].path);
-        goto out;
-    }
-    for (int t = 0; t < NS__MAX; t++) {
-        if (t == NS_USER || fds[t] < 0)
-            continue;
-        if (setns(fds[t], ns_clone_flag(t)) < 0) {
-            r = error_sys(err, errno, "linux.namespaces: join %s namespace \"%s\"", ns_type_name(t),
-                          spec->linux.ns[t].path);
+        if (asprintf(&what[t], "linux.namespaces: join %s namespace \"%s\"", ns_type_name(t), p) < 0) {
+            what[t] = NULL;
+            r = error_set(err, ENOMEM, "out of memory");
             goto out;
         }
+        v[t].what = what[t];
     }
+    r = ns_join_ordered(v, NS__MAX, err);
 out:
-    for (int t = 0; t < NS__MAX; t++)
-        if (fds[t] >= 0)
-            close(fds[t]);
+    for (int t = 0; t < NS__MAX; t++) {
+        if (v[t].fd >= 0)
+            close(v[t].fd);
+        free(what[t]);
+    }
     return r;
 }
 

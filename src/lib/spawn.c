@@ -111,8 +111,8 @@ static int init_setup(const struct spawn_args *a, int sync_fd, json_t *state, in
 {
     const struct spec *spec = a->spec;
     int r;
-    if (spec->linux.ns[NS_USER].enabled && !spec->linux.ns[NS_USER].path) {
-        /* become root of the new user namespace if root is mapped */
+    if (spec->linux.ns[NS_USER].enabled) {
+        /* become root of the new or joined user namespace if root is mapped there */
         if (setresgid(0, 0, 0) < 0 && errno != EINVAL)
             return error_sys(err, errno, "setresgid(0) in the user namespace");
         if (setresuid(0, 0, 0) < 0 && errno != EINVAL)

@@ -184,6 +184,36 @@ def test_join_namespace_by_path(rt, make_bundle, ns):
     rt.delete(a, force=True)
 
 
+@skip_on_runc("runc 1.1.5 joins the user namespace first, and then may not join one the host owns")
+def test_join_user_namespace_and_a_host_owned_network(rt, make_bundle):
+    """The joined network namespace belongs to the host's user namespace and
+    the joined user namespace to another container: the network one must be
+    joined first, while krunc still has its privileges on the host."""
+    owner = make_bundle()
+    owner.add_namespace("user")
+    owner.linux["uidMappings"] = [{"containerID": 0, "hostID": 100000, "size": 65536}]
+    owner.linux["gidMappings"] = [{"containerID": 0, "hostID": 100000, "size": 65536}]
+    owner.set_args("sleep", "1000")
+    a = rt.new_id("a")
+    st_a = rt.start_detached(a, owner)
+    net = make_bundle()
+    net.set_args("sleep", "1000")
+    b = rt.new_id("b")
+    st_b = rt.start_detached(b, net)
+
+    joiner = make_bundle()
+    joiner.add_namespace("user", "/proc/%d/ns/user" % st_a["pid"])
+    joiner.add_namespace("network", "/proc/%d/ns/net" % st_b["pid"])
+    # sysfs can only be mounted by the owner of the network namespace, which is the host here
+    joiner.config["mounts"] = [m for m in joiner.config["mounts"] if not m["destination"].startswith("/sys")]
+    joiner.sh("readlink /proc/self/ns/user; readlink /proc/self/ns/net")
+    user, netns = rt.run_ok(joiner).split()
+    assert user == ns_inode(st_a["pid"], "user")
+    assert netns == ns_inode(st_b["pid"], "net")
+    rt.delete(a, force=True)
+    rt.delete(b, force=True)
+
+
 def test_join_network_sees_same_interfaces(rt, make_bundle):
     # bring lo up in the first container's net ns; the joiner must see it up
     first = make_bundle()
