@@ -36,12 +36,6 @@ int executor_select(const struct spec *spec, const char *forced, const struct ex
     return error_set(err, EINVAL, "no executor can run this container");
 }
 
-bool executor_allows_exec(const char *executor_name)
-{
-    const struct executor *ex = executor_name ? executor_by_name(executor_name) : NULL;
-    return !ex || !ex->exec_refusal;
-}
-
 int executor_check_exec(const char *executor_name, const char *id, struct error **err)
 {
     const struct executor *ex = executor_name ? executor_by_name(executor_name) : NULL;

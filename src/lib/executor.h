@@ -44,10 +44,8 @@ extern const struct executor *const executors[];
 int executor_select(const struct spec *spec, const char *forced, const struct executor **out, struct error **err);
 const struct executor *executor_by_name(const char *name);
 
-/* `krunc exec` into a container whose state names executor_name (NULL or
- * unknown: the default executor): may it run a process there? */
-bool executor_allows_exec(const char *executor_name);
-/* The same as an error for container id: 0, or -EPERM with the reason. */
+/* `krunc exec` into container id, whose state names executor_name (NULL or
+ * unknown: the default executor): 0, or -EPERM with the executor's reason. */
 int executor_check_exec(const char *executor_name, const char *id, struct error **err);
 
 #define HANDLER_ANNOTATION "run.oci.handler"
