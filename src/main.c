@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "cmd/cmd.h"
+#include "lib/dynload.h"
 #include "lib/error.h"
 #include "lib/log.h"
 
@@ -53,6 +54,7 @@ int main(int argc, char **argv)
 {
     struct runtime_opts ro = { .root = "/run/krunc", .libkrun = getenv("KRUNC_LIBKRUN") };
     const char *log_path = NULL, *log_format = "text";
+    dynload_init(argv);
     /* invoked as `krun`, every container is a microVM */
     char *self = strdup(argv[0]);
     if (self && strcmp(basename(self), "krun") == 0)
@@ -78,7 +80,7 @@ int main(int argc, char **argv)
         case OPT_ROOTLESS: case OPT_CRIU: break;    /* accepted for runc compatibility */
         case OPT_LIBKRUN: ro.libkrun = optarg; break;
         case 'v':
-            printf("krunc version %s\nspec: 1.2.0\n", KRUNC_VERSION);
+            printf("krunc version %s\nspec: 1.2.0\nbuild: %s\n", KRUNC_VERSION, dynload_describe());
             return 0;
         case 'h':
             print_usage(stdout);

@@ -18,6 +18,7 @@
 
 #include "cgroups/cgroups.h"
 #include "cleanup.h"
+#include "dynload.h"
 #include "executor.h"
 #include "hooks.h"
 #include "log.h"
@@ -52,8 +53,11 @@ static void kill_and_reap(pid_t pid)
 static int create_container(const struct runtime_opts *ro, const struct create_opts *co, pid_t *pid_out,
                             int *console_out, struct error **err)
 {
-    int r = state_check_id(co->id, err);
-    if (r < 0)
+    int r;
+    /* sd-bus is opened once the init exists: make dlopen usable before anything is made */
+    if (ro->systemd_cgroup && (r = dynload_prepare(err)) < 0)
+        return r;
+    if ((r = state_check_id(co->id, err)) < 0)
         return r;
     _cleanup_spec_ struct spec *spec = NULL;
     if ((r = spec_load(co->bundle ? co->bundle : ".", &spec, err)) < 0)
@@ -295,6 +299,9 @@ int container_delete(const struct runtime_opts *ro, const char *id, bool force, 
             *err = TAKE_PTR(lerr);
         return r;
     }
+    /* a systemd scope is stopped over sd-bus: make dlopen usable before anything is killed */
+    if (st->cgroup && cgroup_uses_systemd(st->cgroup) && (r = dynload_prepare(err)) < 0)
+        return r;
     enum container_status s = state_status(st);
     if (s != STATUS_STOPPED) {
         if (s != STATUS_CREATED && !force)

@@ -39,6 +39,8 @@ int cgroup_kill_all(json_t *state, int sig, struct error **err);
 int cgroup_pids(json_t *state, pid_t **pids, size_t *n, struct error **err);
 /* The container's cgroup still exists. */
 bool cgroup_alive(json_t *state);
+/* systemd made it (--systemd-cgroup): removing it takes sd-bus. */
+bool cgroup_uses_systemd(json_t *state);
 int cgroup_freeze(json_t *state, bool frozen, struct error **err);
 /* 1 when frozen, 0 when not, negative errno on error. */
 int cgroup_is_frozen(json_t *state);

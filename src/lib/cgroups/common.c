@@ -1254,7 +1254,7 @@ int cgroup_destroy(json_t *state, struct error **err)
 {
     if (!state || json_is_null(state))
         return 0;
-    if (cg_systemd_state(state))
+    if (cgroup_uses_systemd(state))
         return cg_systemd_destroy(state, err);
     return cg_fs_destroy(state, err);
 }

@@ -241,7 +241,6 @@ int cg_fs_destroy(json_t *state, struct error **err);
 struct cgroup_opts;
 int cg_systemd_create(const char *cgroups_path, json_t *resources, const struct cgroup_opts *opts, pid_t pid,
                       json_t **state_out, struct error **err);
-bool cg_systemd_state(json_t *state);
 int cg_systemd_destroy(json_t *state, struct error **err);
 
 /* The test root, or NULL in production. */

@@ -92,14 +92,15 @@ static char *slice_cgroup_path(const char *slice)
     return out;
 }
 
-bool cg_systemd_state(json_t *state)
+bool cgroup_uses_systemd(json_t *state)
 {
     return state && json_is_object(json_object_get(state, "systemd"));
 }
 
 #ifdef KRUNC_HAVE_SD_BUS_H
-#include <dlfcn.h>
 #include <systemd/sd-bus.h>
+
+#include "../dynload.h"
 
 static struct {
     bool loaded;
@@ -130,9 +131,9 @@ static int load_sd_bus(struct error **err)
 {
     if (sdb.loaded)
         return 0;
-    void *h = dlopen("libsystemd.so.0", RTLD_NOW | RTLD_LOCAL);
+    void *h = dynload_open("libsystemd.so.0");
     if (!h)
-        return error_set(err, ENOTSUP, "--systemd-cgroup: cannot load libsystemd.so.0: %s", dlerror());
+        return error_set(err, ENOTSUP, "--systemd-cgroup: cannot load libsystemd.so.0: %s", dynload_error());
     struct { const char *name; void **fn; } const syms[] = {
 #define SYM(n) { "sd_bus_" #n, (void **)&sdb.n }
         SYM(open_system), SYM(flush_close_unref), SYM(message_new_method_call), SYM(message_append),
@@ -142,7 +143,7 @@ static int load_sd_bus(struct error **err)
 #undef SYM
     };
     for (size_t i = 0; i < sizeof(syms) / sizeof(syms[0]); i++) {
-        *syms[i].fn = dlsym(h, syms[i].name);
+        *syms[i].fn = dynload_sym(h, syms[i].name);
         if (!*syms[i].fn)
             return error_set(err, ENOTSUP, "--systemd-cgroup: libsystemd.so.0 has no %s", syms[i].name);
     }

@@ -1,10 +1,10 @@
 /* Loading libkrun with dlopen: krunc runs without it until a container asks
  * for a VM, and a missing function only disables what needs it. */
-#include <dlfcn.h>
 #include <errno.h>
 #include <stddef.h>
 #include <string.h>
 
+#include "../dynload.h"
 #include "krun.h"
 
 static const struct {
@@ -36,10 +36,14 @@ int krun_api_load(const char *library, enum krun_variant v, void **handle, struc
     const struct krun_variant_info *vi = krun_variant_info(v);
     const char *name = library ? library : vi->soname;
     *loaded = name;
+    /* nothing is made yet: the static krunc becomes krunc-dynamic here */
+    int r = dynload_prepare(err);
+    if (r < 0)
+        return r;
     /* RTLD_LOCAL: its symbols stay out of the global namespace */
-    void *h = dlopen(name, RTLD_NOW | RTLD_LOCAL);
+    void *h = dynload_open(name);
     if (!h) {
-        const char *why = dlerror();
+        const char *why = dynload_error();
         if (v == KRUN_VARIANT_DEFAULT)
             return error_set(err, ENOENT, "cannot load %s: %s; the krun executor needs libkrun (install it, or point "
                              "krunc's --libkrun flag or $KRUNC_LIBKRUN at it)", name, why ? why : "unknown error");
@@ -49,7 +53,7 @@ int krun_api_load(const char *library, enum krun_variant v, void **handle, struc
     }
     memset(api, 0, sizeof(*api));
     for (size_t i = 0; i < sizeof(symbols) / sizeof(symbols[0]); i++)
-        API_FN(api, symbols[i].offset) = dlsym(h, symbols[i].name);
+        API_FN(api, symbols[i].offset) = dynload_sym(h, symbols[i].name);
 
     static const char *const core[] = { "krun_create_ctx", "krun_set_vm_config", "krun_set_log_level",
                                         "krun_start_enter", NULL };
@@ -61,12 +65,12 @@ int krun_api_load(const char *library, enum krun_variant v, void **handle, struc
     };
     const char *m = missing(api, core);
     if (m) {
-        dlclose(h);
+        dynload_close(h);
         return error_set(err, ENOSYS, "%s does not export %s, which every libkrun has: it is not a usable libkrun",
                          name, m);
     }
     if ((m = missing(api, by_variant[v]))) {
-        dlclose(h);
+        dynload_close(h);
         if (v == KRUN_VARIANT_DEFAULT)
             return error_set(err, ENOSYS, "%s does not export %s, which the krun executor needs to share the "
                              "container's rootfs with the VM (is it a TEE or Nitro build of libkrun?)", name, m);
