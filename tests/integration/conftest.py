@@ -13,6 +13,7 @@ runc 1.1.5 lacks are skipped on runc through ``skip_on_runc(reason)``.
 
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -67,6 +68,32 @@ def skip_on_runc(reason):
 
 # ---------------------------------------------------------------------------
 # polling helpers
+
+
+def installed_krunc_dynamic():
+    """Where the static krunc looks for krunc-dynamic once installed (from its
+    --version); None when krunc is built with -Dstatic=false and dlopens itself."""
+    out = subprocess.run([KRUNC, "--version"], capture_output=True, text=True, check=True).stdout
+    m = re.search(r"^build: static;.* or (/\S+)\)$", out, re.M)
+    return m.group(1) if m else None
+
+
+def lone_static_krunc(directory):
+    """A copy of the static krunc in ``directory`` with no krunc-dynamic beside it.
+
+    Returns (path, prefix): where krunc-dynamic is installed on this machine,
+    ``prefix`` runs a command in a private mount namespace with a tmpfs over its
+    directory, so the copy finds none there either."""
+    installed = installed_krunc_dynamic()
+    if installed is None:
+        pytest.skip("krunc is built with -Dstatic=false: it has no krunc-dynamic")
+    path = Path(directory) / "krunc"
+    shutil.copy2(KRUNC, path)
+    prefix = ()
+    if os.path.exists(installed):
+        prefix = ("unshare", "-m", "--propagation", "private", "sh", "-c",
+                  'mount -t tmpfs tmpfs "$0" && exec "$@"', os.path.dirname(installed))
+    return str(path), prefix
 
 
 def wait_for(predicate, timeout=POLL_TIMEOUT, what="condition"):

@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from conftest import IS_KRUNC, describe, pid_alive, wait_for
+from conftest import IS_KRUNC, Runtime, describe, lone_static_krunc, pid_alive, wait_for
 from test_cgroup import cgroup_dirs
 
 
@@ -279,4 +279,20 @@ def test_systemd_cgroup_flag_without_systemd(rt, bundle, cid):
     bundle.write()
     res = rt.run(["create", "--bundle", str(bundle.path), cid], global_args=["--systemd-cgroup"], check=False)
     assert "systemd is not running (not PID 1)" in res.stderr
+    rt.assert_clean()
+
+
+@pytest.mark.krunc_only
+def test_systemd_cgroup_flag_needs_krunc_dynamic(rt, bundle, cid, tmp_path):
+    """The static krunc opens sd-bus through krunc-dynamic; without it, create says
+    so before it makes anything."""
+    lone, prefix = lone_static_krunc(tmp_path)
+    bundle.linux["cgroupsPath"] = "system.slice:krunc:" + cid
+    bundle.set_args("true")
+    bundle.write()
+    res = Runtime(lone, rt.root, tmp_path / "lone-logs").run(
+        ["create", "--bundle", str(bundle.path), cid], global_args=["--systemd-cgroup"], prefix=prefix)
+    assert res.returncode == 1, describe(res)
+    assert "krunc-dynamic, which is missing" in res.stderr, res.stderr
+    assert os.path.join(tmp_path, "krunc-dynamic") in res.stderr, res.stderr
     rt.assert_clean()

@@ -16,6 +16,8 @@ import uuid
 
 import pytest
 
+from conftest import IS_KRUNC, KRUNC, installed_krunc_dynamic
+
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 BUILD = os.environ.get("KRUNC_BUILD", os.path.join(ROOT, "build"))
 CGTOOL = os.path.join(BUILD, "tests", "helpers", "cgtool")
@@ -659,7 +661,7 @@ $F %s $D/calls > $D/fake.out 2>&1 & FK=$!
 while ! grep -q ready $D/fake.out; do sleep 0.01; done
 """ % cgroot
     return subprocess.run(["unshare", "-m", "--propagation", "private", "sh", "-c", setup + script],
-                          env={**os.environ, "T": CGTOOL, "F": FAKE_SYSTEMD, "D": str(tmp)},
+                          env={**os.environ, "T": CGTOOL, "F": FAKE_SYSTEMD, "D": str(tmp), "K": KRUNC},
                           stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=60)
 
 
@@ -714,3 +716,51 @@ def test_root_of_a_user_namespace_gets_limits_without_device_rules(cid, tmp):
                        capture_output=True, text=True)
     assert p.returncode == 0, p.stderr
     assert p.stdout.split() == ["9", "zero-ok"]
+
+
+@pytest.mark.skipif(not IS_KRUNC, reason="krunc's own systemd path and messages")
+def test_krunc_systemd_cgroup_create_and_delete(make_bundle, cid, tmp):
+    """krunc itself, not cgtool: create --systemd-cgroup has the scope made over D-Bus, and
+    delete stops it without the flag, because the state says systemd made it. The static krunc
+    does both through krunc-dynamic; a copy of it alone refuses the delete before it kills or
+    removes anything."""
+    b = make_bundle()
+    b.set_args("sleep", "30")
+    b.linux["cgroupsPath"] = "machine.slice:krunc:" + cid
+    b.write()
+    installed = installed_krunc_dynamic()
+    lone = ""
+    if installed:
+        (tmp / "lone").mkdir()
+        shutil.copy2(KRUNC, tmp / "lone" / "krunc")
+        lone = """
+[ -e %(inst)s ] && mount -t tmpfs tmpfs $(dirname %(inst)s)
+$D/lone/krunc $R delete --force %(cid)s 2> $D/lone.err; echo lone=$?
+cp $D/calls $D/calls-after-lone
+$K $R state %(cid)s > /dev/null && echo still-there
+""" % {"inst": installed, "cid": cid}
+    p = with_fake_systemd("""
+R="--root $D/root"
+$K $R --systemd-cgroup create --bundle %(b)s %(cid)s && echo created
+P=$($K $R state %(cid)s | sed -n 's/.*"pid": *\\([0-9]*\\).*/\\1/p')
+cat /proc/$P/cgroup
+echo ---
+%(lone)s
+$K $R --debug --log $D/log delete --force %(cid)s && echo deleted
+""" % {"b": b.path, "cid": cid, "lone": lone}, tmp, False)
+    assert p.returncode == 0, p.stdout + p.stderr
+    head, tail = p.stdout.split("---\n")
+    assert head.startswith("created\n"), p.stdout + p.stderr
+    scope = "/machine.slice/krunc-%s.scope" % cid
+    assert "0::" + scope in head.splitlines(), head
+    calls = (tmp / "calls").read_text().splitlines()
+    start = [c for c in calls if c.startswith("StartTransientUnit krunc-%s.scope" % cid)]
+    assert start and "Slice=machine.slice" in start[0] and "Delegate=1" in start[0], calls
+    assert "StopUnit krunc-%s.scope mode=replace" % cid in calls
+    assert "deleted" in tail, p.stdout + p.stderr
+    if installed:
+        assert "lone=1" in tail and "still-there" in tail, p.stdout + p.stderr
+        assert "krunc-dynamic, which is missing" in (tmp / "lone.err").read_text()
+        assert not any(c.startswith("StopUnit") for c in (tmp / "calls-after-lone").read_text().splitlines())
+        helper = os.path.join(os.path.dirname(os.path.realpath(KRUNC)), "krunc-dynamic")
+        assert "running %s" % helper in (tmp / "log").read_text()

@@ -22,7 +22,8 @@ from pathlib import Path
 
 import pytest
 
-from conftest import IS_KRUNC, KRUNC, REPO, describe, pid_alive, wait_for
+from conftest import (IS_KRUNC, KRUNC, REPO, Runtime, describe, installed_krunc_dynamic, lone_static_krunc,
+                      pid_alive, wait_for)
 
 pytestmark = pytest.mark.skipif(not IS_KRUNC, reason="the krun executor is krunc's own")
 
@@ -671,6 +672,45 @@ def test_plain_container_does_not_load_libkrun(kx, bundle, cid):
     assert res.stdout == "plain\n"
     assert kx.calls() == []
     assert not os.path.lexists(bundle.rootfs / CONFIG_FILE)
+
+
+def test_static_krunc_becomes_krunc_dynamic_for_a_vm(kx, kbundle, cid, tmp_path):
+    """The static krunc cannot dlopen: it execs krunc-dynamic (same pid, same
+    arguments) before anything is made, and that loads libkrun."""
+    if installed_krunc_dynamic() is None:
+        pytest.skip("krunc is built with -Dstatic=false: it loads libkrun itself")
+    kbundle.set_args("echo", "in the vm")
+    kbundle.write()
+    log = tmp_path / "debug.log"
+    p = kx.rt.popen(["run", "--bundle", str(kbundle.path), cid], global_args=["--debug", "--log", str(log)],
+                    env=kx.env())
+    assert p.wait(timeout=60) == 0, p.err_path.read_text()
+    assert p.out_path.read_text() == "in the vm\n"
+    helper = os.path.join(os.path.dirname(os.path.realpath(KRUNC)), "krunc-dynamic")
+    assert "running %s" % helper in log.read_text()
+    # the process krunc was started as is the one that created the context
+    assert kx.call("krun_create_ctx")["pid"] == p.pid
+    kx.assert_nothing_left(cid, kbundle)
+
+
+def test_static_krunc_without_krunc_dynamic(kx, kbundle, make_bundle, cid, tmp_path):
+    lone, prefix = lone_static_krunc(tmp_path)
+    lone_rt = Runtime(lone, kx.rt.root, tmp_path / "lone-logs")
+    kbundle.set_args("true")
+    kbundle.write()
+    res = lone_rt.run(["run", "--bundle", str(kbundle.path), cid], env=kx.env(), prefix=prefix)
+    assert res.returncode == 1, describe(res)
+    assert "loads libkrun and libsystemd through krunc-dynamic, which is missing" in res.stderr, res.stderr
+    assert os.path.join(tmp_path, "krunc-dynamic") in res.stderr, res.stderr
+    assert kx.calls() == [], "libkrun was loaded"
+    kx.assert_nothing_left(cid, kbundle)
+    # a container that needs no shared library runs with the static krunc alone
+    plain = make_bundle()
+    plain.set_args("echo", "plain")
+    plain.write()
+    res = lone_rt.run(["run", "--bundle", str(plain.path), cid], env=kx.env(), prefix=prefix)
+    assert res.returncode == 0 and res.stdout == "plain\n", describe(res)
+    kx.assert_nothing_left(cid, plain)
 
 
 def test_features_lists_executor_and_annotations(kx):
