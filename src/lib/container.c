@@ -53,11 +53,8 @@ static void kill_and_reap(pid_t pid)
 static int create_container(const struct runtime_opts *ro, const struct create_opts *co, pid_t *pid_out,
                             int *console_out, struct error **err)
 {
-    int r;
-    /* sd-bus is opened once the init exists: make dlopen usable before anything is made */
-    if (ro->systemd_cgroup && (r = dynload_prepare(err)) < 0)
-        return r;
-    if ((r = state_check_id(co->id, err)) < 0)
+    int r = state_check_id(co->id, err);
+    if (r < 0)
         return r;
     _cleanup_spec_ struct spec *spec = NULL;
     if ((r = spec_load(co->bundle ? co->bundle : ".", &spec, err)) < 0)
@@ -66,11 +63,14 @@ static int create_container(const struct runtime_opts *ro, const struct create_o
         return error_set(err, EINVAL, "process.terminal is true, but no --console-socket was given to receive the pty");
     if (!spec->process.terminal && co->console_socket)
         return error_set(err, EINVAL, "--console-socket given, but process.terminal is false");
-    if ((r = seccomp_profile_compile(spec->linux.seccomp, err)) < 0)
-        return r;
-
     const struct executor *ex;
     if ((r = executor_select(spec, ro->forced_handler, &ex, err)) < 0)
+        return r;
+    /* libkrun (pre_exec) and sd-bus (once the init exists) are opened with
+     * dlopen: make it usable now, before anything is made */
+    if ((ex->uses_dlopen || ro->systemd_cgroup) && (r = dynload_prepare(err)) < 0)
+        return r;
+    if ((r = seccomp_profile_compile(spec->linux.seccomp, err)) < 0)
         return r;
     struct executor_ctx ectx = { .executor = ex, .debug = ro->debug, .library = ro->libkrun };
     if ((r = ex->pre_exec(&ectx, spec, spec->bundle, err)) < 0)

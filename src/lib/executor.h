@@ -16,6 +16,7 @@ struct executor {
     const char *name;           /* "default", "krun" */
     const char *const *annotations;     /* annotations it reads, NULL-terminated (for `features`) */
     bool replaces_image;        /* exec is an execve: O_CLOEXEC fds close when it succeeds */
+    bool uses_dlopen;           /* pre_exec opens a shared library (see dynload.h) */
     /* Why `exec` into its containers is refused; NULL: allowed. */
     const char *exec_refusal;
     bool (*can_handle)(const struct spec *);

@@ -312,6 +312,7 @@ static void krun_release(struct executor_ctx *ctx)
 
 const struct executor executor_krun = {
     .name = "krun",
+    .uses_dlopen = true,
     .annotations = (const char *const[]){ KRUN_ANN_VARIANT, KRUN_ANN_CPUS, KRUN_ANN_RAM, KRUN_ANN_LOG_LEVEL,
                                           KRUN_ANN_NESTED, KRUN_ANN_GPU, KRUN_ANN_PORT_MAP, KRUN_ANN_PASST,
                                           KRUN_ANN_TEE_CONFIG, KRUN_ANN_ROOT_DISK, NULL },

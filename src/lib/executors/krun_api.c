@@ -36,10 +36,6 @@ int krun_api_load(const char *library, enum krun_variant v, void **handle, struc
     const struct krun_variant_info *vi = krun_variant_info(v);
     const char *name = library ? library : vi->soname;
     *loaded = name;
-    /* nothing is made yet: the static krunc becomes krunc-dynamic here */
-    int r = dynload_prepare(err);
-    if (r < 0)
-        return r;
     /* RTLD_LOCAL: its symbols stay out of the global namespace */
     void *h = dynload_open(name);
     if (!h) {
