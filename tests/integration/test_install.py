@@ -58,6 +58,14 @@ def test_install_binary_and_krun_symlink(installed):
     assert os.readlink(bindir / "krun") == "krunc"
     r = run_cmd([bindir / "krunc", "--version"])
     assert r.out.startswith("krunc version "), r.describe()
+    if opts["static"]:
+        # the static krunc finds krunc-dynamic where --version says, under the prefix
+        helper = root / opts["libexecdir"] / "krunc" / "krunc-dynamic"
+        assert os.access(helper, os.X_OK)
+        where = os.path.join(opts["prefix"], opts["libexecdir"], "krunc", "krunc-dynamic")
+        assert "or %s)" % where in r.out, r.out
+    else:
+        assert "build: dynamic" in r.out, r.out
 
 
 def test_install_man_page(installed):
