@@ -42,14 +42,16 @@ unit: build
 integration: build
 	KRUNC=$(abspath $(BUILD))/krunc KRUNC_BUILD=$(abspath $(BUILD)) $(PYTHON) -m pytest -q -ra tests/integration
 
-# Also builds with clang, so both compilers stay warning-free; that build is
-# the dynamic one (-Dstatic=false, krunc dlopens libkrun itself), and the krun
-# executor's tests and the lifecycle tests run on it too, before the whole suite.
+# Also builds with clang, so both compilers stay warning-free, and a dynamic
+# krunc (-Dstatic=false: it dlopens libkrun itself), on which the krun executor's
+# tests and the lifecycle tests run before the whole suite runs on the default build.
 test: deps-test build
-	test -f $(BUILD)-clang/build.ninja || CC=clang meson setup -Dstatic=false $(BUILD)-clang >/dev/null
+	test -f $(BUILD)-clang/build.ninja || CC=clang meson setup $(BUILD)-clang >/dev/null
 	ninja -C $(BUILD)-clang >/dev/null
+	test -f $(BUILD)-dynamic/build.ninja || meson setup -Dstatic=false $(BUILD)-dynamic >/dev/null
+	ninja -C $(BUILD)-dynamic >/dev/null
 	meson test -C $(BUILD) --print-errorlogs
-	KRUNC=$(abspath $(BUILD)-clang)/krunc KRUNC_BUILD=$(abspath $(BUILD)-clang) $(PYTHON) -m pytest -q -ra \
+	KRUNC=$(abspath $(BUILD)-dynamic)/krunc KRUNC_BUILD=$(abspath $(BUILD)-dynamic) $(PYTHON) -m pytest -q -ra \
 		tests/integration/test_krun.py tests/integration/test_lifecycle.py
 	KRUNC=$(abspath $(BUILD))/krunc KRUNC_BUILD=$(abspath $(BUILD)) $(PYTHON) -m pytest -q -ra tests/integration
 
@@ -57,4 +59,4 @@ install: build
 	meson install -C $(BUILD)
 
 clean:
-	rm -rf $(BUILD) $(BUILD)-clang
+	rm -rf $(BUILD) $(BUILD)-clang $(BUILD)-dynamic

@@ -3,12 +3,12 @@
  * dynload_prepare runs krunc-dynamic instead, found next to this krunc (the
  * build tree, or a copy of both) or where it is installed. */
 #include <errno.h>
-#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "cleanup.h"
 #include "dynload.h"
 #include "log.h"
 
@@ -33,19 +33,13 @@ int dynload_prepare(struct error **err)
 {
     if (!saved_argv)
         return error_set(err, ENOMEM, "out of memory");
-    char self[PATH_MAX], sibling[PATH_MAX + sizeof(HELPER)];
+    /* next to this krunc (not found when it was deleted, as in an upgrade), then the installed one */
+    _cleanup_free_ char *self = realpath("/proc/self/exe", NULL), *sibling = NULL;
     const char *paths[2];
     size_t n = 0;
-    ssize_t len = readlink("/proc/self/exe", self, sizeof(self) - 1);
-    if (len > 0) {
-        self[len] = '\0';
-        char *slash = strrchr(self, '/');
-        if (slash) {
-            slash[1] = '\0';
-            snprintf(sibling, sizeof(sibling), "%s" HELPER, self);
-            paths[n++] = sibling;
-        }
-    }
+    const char *slash = self ? strrchr(self, '/') : NULL;
+    if (slash && asprintf(&sibling, "%.*s/" HELPER, (int)(slash - self), self) >= 0)
+        paths[n++] = sibling;
     if (n == 0 || strcmp(paths[0], KRUNC_DYNAMIC_PATH) != 0)
         paths[n++] = KRUNC_DYNAMIC_PATH;
 
