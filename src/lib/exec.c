@@ -372,6 +372,7 @@ int container_exec(const struct runtime_opts *ro, const struct exec_opts *eo, in
         sigset_t none;
         sigemptyset(&none);
         sigprocmask(SIG_SETMASK, &none, NULL);
+        process_hide_image(spec);
         close(sock);
         if (console_runtime >= 0)
             close(console_runtime);

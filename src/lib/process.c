@@ -36,6 +36,20 @@ int process_set_rlimits(const struct spec_process *p, struct error **err)
     return 0;
 }
 
+/* A process in the container could otherwise open /proc/PID/exe of the init
+ * (or of an exec helper) while it is still krunc, and keep that fd; without a
+ * user namespace the container's root is host root and, once krunc is no longer
+ * running, could write the host's krunc through it (CVE-2019-5736). A
+ * non-dumpable process's /proc/PID/exe is open only to CAP_SYS_PTRACE; execve
+ * makes the container's process dumpable again. In a user namespace the
+ * container's root cannot write krunc, and the init stays dumpable so that it
+ * owns its /proc files (oom_score_adj) there. */
+void process_hide_image(const struct spec *spec)
+{
+    if (!spec->linux.ns[NS_USER].enabled)
+        prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+}
+
 int process_set_oom_score_adj(const struct spec_process *p, struct error **err)
 {
     if (!p->has_oom_score_adj)

@@ -5,6 +5,9 @@
 
 int process_set_rlimits(const struct spec_process *p, struct error **err);
 int process_set_oom_score_adj(const struct spec_process *p, struct error **err);
+/* In a process forked from the runtime that will be in the container: until it
+ * execs, its image is the host's krunc binary; see process.c. */
+void process_hide_image(const struct spec *spec);
 /* setgroups + setresgid + setresuid, keeping capabilities for the security step. */
 int process_switch_user(const struct spec_user *u, struct error **err);
 /* Create process.cwd if it is missing (as root, before root.readonly), as runc does. */

@@ -288,6 +288,7 @@ int spawn_init(const struct spawn_args *a, pid_t *pid_out, int *sync_fd, struct 
     }
     if (pid == 0) {
         close(sv[0]);
+        process_hide_image(spec);
         if (intermediate)
             intermediate_main(a, sv[1], flags);
         init_main(a, sv[1]);

@@ -58,6 +58,30 @@ def test_exec_joins_the_container(rt):
         stop(rt, cid)
 
 
+@krunc_only
+def test_the_runtime_binary_is_closed_to_the_container(rt):
+    """Until it execs, a created container's init is a copy of the runtime process; a process
+    in the container must not reach the host's krunc through /proc/1/exe and keep it to write
+    once krunc is no longer running (CVE-2019-5736). The init is not dumpable, so the open is
+    refused. (runc 1.1 lets it open a read-only bind mount of its binary instead.) Once the
+    container's own process has exec'd, /proc/1/exe is its binary and open to it as usual."""
+    path, cfg = rt.bundle()
+    cfg["process"]["args"] = ["sleep", "1000"]
+    rt.write(path, cfg)
+    cid = rt.new_id()
+    res = rt.run(["create", "--bundle", str(path), cid])
+    assert res.returncode == 0, describe(res)
+    try:
+        res = rt.run(["exec", cid, "sh", "-c", "head -c 4 /proc/1/exe > /dev/null && echo opened"])
+        assert res.returncode != 0 and "opened" not in res.stdout, describe(res)
+        assert "Permission denied" in res.stderr, describe(res)
+        assert rt.run(["start", cid]).returncode == 0
+        res = rt.run(["exec", cid, "sh", "-c", "head -c 4 /proc/1/exe | tail -c 3"])
+        assert res.returncode == 0 and res.stdout == "ELF", describe(res)
+    finally:
+        stop(rt, cid)
+
+
 def test_exec_namespaces_match_the_init(rt, tmp_path):
     cid, pid = start_container(rt, lambda c: c["linux"]["namespaces"].append({"type": "cgroup"}))
     try:
