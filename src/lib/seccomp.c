@@ -7,6 +7,7 @@
 #include <linux/filter.h>
 #include <linux/seccomp.h>
 #include <seccomp.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -367,6 +368,84 @@ int seccomp_profile_parse(struct spec *spec, json_t *seccomp, const char *path, 
     return 0;
 }
 
+#define X32_SYSCALL_BIT 0x40000000u
+
+/* The largest syscall number the profile names on arch, or -1. */
+static int profile_max_nr(const struct seccomp_profile *p, uint32_t arch)
+{
+    int max = -1;
+    for (size_t i = 0; i < p->n_rules; i++)
+        for (size_t j = 0; j < p->rules[i].n_names; j++) {
+            int nr = seccomp_syscall_resolve_name_arch(arch, p->rules[i].names[j]);
+            if (nr > max)
+                max = nr;
+        }
+    return max;
+}
+
+/* Syscalls newer than the profile get ENOSYS, not the default action: a profile
+ * cannot name what did not exist when it was written, and glibc falls back to an
+ * older syscall (clone3 to clone, fchmodat2 to fchmodat) only on ENOSYS. As in
+ * runc, a stub before libseccomp's program returns ERRNO(ENOSYS), on each of the
+ * filter's architectures, for a number above the largest the profile names there.
+ * Not when the default action lets syscalls through anyway. x32 calls (x86_64
+ * with X32_SYSCALL_BIT set) go to the program as they are. */
+static int prepend_enosys_stub(const struct seccomp_profile *p, struct sock_filter **bpf, unsigned short *len,
+                               struct error **err)
+{
+    if (p->default_action == SCMP_ACT_ALLOW || p->default_action == SCMP_ACT_LOG)
+        return 0;
+    struct { uint32_t arch; int max; } blocks[ARRAY_LEN(arches) + 1];
+    size_t n = 0, stub_len = 3;     /* load the arch; past the blocks: jump to the program; return ENOSYS */
+    for (size_t i = 0; i <= p->n_arch; i++) {
+        uint32_t arch = i < p->n_arch ? p->arch_tokens[i] : seccomp_arch_native();
+        bool seen = arch == SCMP_ARCH_X32;
+        for (size_t j = 0; j < n && !seen; j++)
+            seen = blocks[j].arch == arch;
+        int max = seen ? -1 : profile_max_nr(p, arch);
+        if (max < 0)
+            continue;
+        blocks[n++] = (typeof(blocks[0])){ arch, max };
+        stub_len += arch == SCMP_ARCH_X86_64 ? 4 : 3;
+    }
+    if (n == 0)
+        return 0;
+    size_t total = stub_len + *len;
+    if (total > BPF_MAXINSNS)
+        return error_set(err, E2BIG, "linux.seccomp: the compiled filter has %zu instructions (the kernel takes "
+                         "1..%d)", total, BPF_MAXINSNS);
+    _cleanup_free_ struct sock_filter *out = malloc(total * sizeof(*out));
+    if (!out)
+        return error_set(err, ENOMEM, "out of memory");
+    const size_t enosys = stub_len - 1, program = stub_len;
+    /* a jump's offset counts from the instruction after it */
+#define TO(target) ((uint8_t)((target) - (pc + 1)))
+    size_t pc = 0;
+    out[pc++] = (struct sock_filter)BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, arch));
+    for (size_t i = 0; i < n; i++) {
+        size_t size = blocks[i].arch == SCMP_ARCH_X86_64 ? 4 : 3;
+        out[pc] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, blocks[i].arch, 0, (uint8_t)(size - 1));
+        pc++;
+        out[pc++] = (struct sock_filter)BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr));
+        if (blocks[i].arch == SCMP_ARCH_X86_64) {
+            out[pc] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JSET | BPF_K, X32_SYSCALL_BIT, TO(program), 0);
+            pc++;
+        }
+        out[pc] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JGT | BPF_K, (uint32_t)blocks[i].max, TO(enosys),
+                                               TO(program));
+        pc++;
+    }
+    out[pc] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JA | BPF_K, (uint32_t)(program - (pc + 1)), 0, 0);
+    pc++;
+    out[pc++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | (ENOSYS & SECCOMP_RET_DATA));
+#undef TO
+    memcpy(out + pc, *bpf, *len * sizeof(**bpf));
+    free(*bpf);
+    *bpf = TAKE_PTR(out);
+    *len = (unsigned short)total;
+    return 0;
+}
+
 /* libseccomp builds the program: rules, architectures, optimization. */
 static int compile(const struct seccomp_profile *p, struct sock_filter **bpf, unsigned short *len, struct error **err)
 {
@@ -400,7 +479,8 @@ static int compile(const struct seccomp_profile *p, struct sock_filter **bpf, un
             TRY(add_rule(ctx, r, j, nr, err));
         }
     }
-    return export_bpf(ctx, bpf, len, err);
+    TRY(export_bpf(ctx, bpf, len, err));
+    return prepend_enosys_stub(p, bpf, len, err);
 }
 
 int seccomp_profile_compile(struct seccomp_profile *profile, struct error **err)

@@ -14,6 +14,7 @@ import json
 import os
 import pty
 import select
+import shutil
 import signal
 import socket
 import struct
@@ -237,6 +238,65 @@ def test_seccomp_default_errno_allow_list(rt):
     res = rt.run_container(path, cfg)
     assert res.returncode == 0, describe(res)
     assert "rc=1" in res.stdout and "Invalid cross-device link" in res.stderr, describe(res)
+
+
+PROBE = os.path.join(os.environ.get("KRUNC_BUILD", os.path.join(os.path.dirname(KRUNC))), "tests", "helpers",
+                     "syscall-probe")
+
+
+def unistd_64():
+    """{name: number} of this machine's x86_64 syscalls."""
+    out = {}
+    with open("/usr/include/x86_64-linux-gnu/asm/unistd_64.h") as f:
+        for line in f:
+            parts = line.split()
+            if len(parts) == 3 and parts[0] == "#define" and parts[1].startswith("__NR_"):
+                out[parts[1][len("__NR_"):]] = int(parts[2])
+    return out
+
+
+@pytest.mark.parametrize("default", ["SCMP_ACT_ERRNO", "SCMP_ACT_KILL_PROCESS"])
+def test_seccomp_newer_syscalls_get_enosys(rt, default):
+    """A profile cannot name a syscall newer than itself; such a syscall fails with ENOSYS,
+    which glibc takes as "fall back to the older call", not with the default action. What
+    the profile could have named (a number up to its largest) still gets the default."""
+    table = unistd_64()
+    top = table["clone3"]                   # the newest syscall this profile "knows"
+    allowed = [n for n, nr in table.items() if nr <= top and n != "getpriority"]
+    newer = table["faccessat2"]             # exists in the running kernel, after clone3
+    assert newer > top
+    path, cfg = rt.bundle()
+    shutil.copy2(PROBE, path / "rootfs" / "bin" / "probe")
+    cfg["linux"]["seccomp"] = {"defaultAction": default,
+                               "architectures": ["SCMP_ARCH_X86_64", "SCMP_ARCH_X86", "SCMP_ARCH_X32"],
+                               "syscalls": [{"names": allowed, "action": "SCMP_ACT_ALLOW"}]}
+    probes = [table["getppid"], newer, 1000]
+    if default == "SCMP_ACT_ERRNO":
+        probes.append(table["getpriority"])     # unlisted, yet older than clone3
+    cfg["process"]["args"] = ["/bin/probe"] + [str(n) for n in probes]
+    res = rt.run_container(path, cfg)
+    assert res.returncode == 0, describe(res)
+    got = dict(line.split() for line in res.stdout.splitlines())
+    assert got[str(table["getppid"])] == "ok", got
+    assert got[str(newer)] == str(errno.ENOSYS), got
+    assert got["1000"] == str(errno.ENOSYS), got
+    if default == "SCMP_ACT_ERRNO":
+        assert got[str(table["getpriority"])] == str(errno.EPERM), got
+
+
+def test_seccomp_newer_syscalls_pass_an_allowing_default(rt):
+    """With an allowing default action a newer syscall reaches the kernel as before."""
+    table = unistd_64()
+    path, cfg = rt.bundle()
+    shutil.copy2(PROBE, path / "rootfs" / "bin" / "probe")
+    cfg["linux"]["seccomp"] = {"defaultAction": "SCMP_ACT_ALLOW",
+                               "syscalls": [{"names": ["getpriority"], "action": "SCMP_ACT_ERRNO"}]}
+    cfg["process"]["args"] = ["/bin/probe", str(table["getpriority"]), str(table["faccessat2"])]
+    res = rt.run_container(path, cfg)
+    assert res.returncode == 0, describe(res)
+    got = dict(line.split() for line in res.stdout.splitlines())
+    assert got[str(table["getpriority"])] == str(errno.EPERM), got
+    assert got[str(table["faccessat2"])] == str(errno.EFAULT), got     # the kernel's answer to a NULL path
 
 
 def test_seccomp_kill_process(rt):
