@@ -240,8 +240,8 @@ def test_seccomp_default_errno_allow_list(rt):
     assert "rc=1" in res.stdout and "Invalid cross-device link" in res.stderr, describe(res)
 
 
-PROBE = os.path.join(os.environ.get("KRUNC_BUILD", os.path.join(os.path.dirname(KRUNC))), "tests", "helpers",
-                     "syscall-probe")
+PROBE = os.path.join(os.environ.get("KRUNC_BUILD", str(Path(__file__).resolve().parents[2] / "build")), "tests",
+                     "helpers", "syscall-probe")
 
 
 def unistd_64():
